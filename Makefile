@@ -1,0 +1,32 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+DEV_ENV := APP_ENV=development HOST=$(HOST) PORT=$(PORT)
+
+.PHONY: run test lint migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: instance/time_tracker.db)
+	$(DEV_ENV) $(BIN)/python -m service.migrate
+
+run: migrate ## serve on http://$(HOST):$(PORT) with gunicorn
+	$(DEV_ENV) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: $(VENV)/.installed ## run every test (PostgreSQL half skips locally without a server)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

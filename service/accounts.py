@@ -1,0 +1,107 @@
+"""Accounts and sessions: register, log in, rotate and revoke refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import peewee
+
+from service.db import db
+from service.errors import APIError
+from service.models import RefreshToken
+from service.models import User
+from service.models import utcnow
+from service.security import ACCESS
+from service.security import REFRESH
+from service.security import Passwords
+from service.security import Tokens
+from service.security import unauthorized
+
+
+@dataclass(frozen=True)
+class Session:
+    """The tokens a successful login or refresh hands out."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the OAuth-style token answer."""
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+        }
+
+
+def register(email: str, password: str, passwords: Passwords) -> User:
+    """Create an account; an email taken in any letter case is a 409."""
+    try:
+        with db.atomic():
+            return User.create(email=email.lower(), password_hash=passwords.hash(password))
+    except peewee.IntegrityError:
+        raise APIError(409, "An account with this email already exists.") from None
+
+
+def login(email: str, password: str, passwords: Passwords, tokens: Tokens) -> Session:
+    """Check the credentials and open a session; every failure looks the same."""
+    user = User.get_or_none(User.email == email.lower())
+    known = user is not None and user.is_active
+    if not passwords.check(password, user.password_hash if known else None):
+        raise unauthorized("The email or password is wrong.")
+    return _open_session(user, tokens)
+
+
+def refresh(refresh_token: str, tokens: Tokens) -> Session:
+    """Rotate a refresh token: it works once; a reused one revokes the user's sessions."""
+    claims = tokens.verify(refresh_token, REFRESH)
+    jti = uuid.UUID(claims["jti"])
+    with db.atomic():
+        spent = (
+            RefreshToken.update(used_at=utcnow())
+            .where((RefreshToken.jti == jti) & RefreshToken.used_at.is_null())
+            .execute()
+        )
+        user = User.get_or_none((User.id == uuid.UUID(claims["sub"])) & User.is_active)
+        if spent and user is not None:
+            return _open_session(user, tokens)
+    if not spent:
+        _revoke_all(claims["sub"])
+        raise unauthorized("The refresh token was already used or revoked.")
+    raise unauthorized("The account is not active.")
+
+
+def logout(refresh_token: str, tokens: Tokens) -> None:
+    """Revoke a refresh token so it can no longer be used."""
+    claims = tokens.verify(refresh_token, REFRESH)
+    RefreshToken.update(used_at=utcnow()).where(
+        (RefreshToken.jti == uuid.UUID(claims["jti"])) & RefreshToken.used_at.is_null()
+    ).execute()
+
+
+def get_active_user(user_id: uuid.UUID) -> User:
+    """Return the active user (401 when the account is gone or disabled)."""
+    user = User.get_or_none((User.id == user_id) & User.is_active)
+    if user is None:
+        raise unauthorized("The account is not active.")
+    return user
+
+
+def _revoke_all(subject: str) -> None:
+    try:
+        user_id = uuid.UUID(subject)
+    except ValueError:
+        return
+    RefreshToken.update(used_at=utcnow()).where(
+        (RefreshToken.user == user_id) & RefreshToken.used_at.is_null()
+    ).execute()
+
+
+def _open_session(user: User, tokens: Tokens) -> Session:
+    access = tokens.issue(str(user.id), ACCESS)
+    refresh_token = tokens.issue(str(user.id), REFRESH)
+    RefreshToken.create(jti=refresh_token.jti, user=user.id, expires_at=refresh_token.expires_at)
+    return Session(access.token, refresh_token.token, access.expires_in)

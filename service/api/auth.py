@@ -1,0 +1,68 @@
+"""Sign-up, sign-in and sessions (`/auth`)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from service import accounts
+from service.db import use_database
+from service.schemas import Credentials
+from service.schemas import RefreshRequest
+from service.schemas import Registration
+from service.schemas import user_json
+from service.security import current_user_id
+from service.security import require_auth
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+use_database(bp)
+
+me_bp = Blueprint("me", __name__, url_prefix="/auth")
+require_auth(me_bp)
+use_database(me_bp)
+
+
+def _passwords():
+    return current_app.extensions["passwords"]
+
+
+def _tokens():
+    return current_app.extensions["tokens"]
+
+
+@bp.post("/register")
+def register():
+    """Create an account."""
+    body = Registration.model_validate_json(request.get_data())
+    user = accounts.register(body.email, body.password, _passwords())
+    return jsonify(user_json(user)), 201
+
+
+@bp.post("/login")
+def login():
+    """Exchange email and password for an access and a refresh token."""
+    body = Credentials.model_validate_json(request.get_data())
+    return jsonify(accounts.login(body.email, body.password, _passwords(), _tokens()).as_dict())
+
+
+@bp.post("/refresh")
+def refresh():
+    """Rotate a refresh token into a new pair of tokens."""
+    body = RefreshRequest.model_validate_json(request.get_data())
+    return jsonify(accounts.refresh(body.refresh_token, _tokens()).as_dict())
+
+
+@bp.post("/logout")
+def logout():
+    """Revoke a refresh token."""
+    body = RefreshRequest.model_validate_json(request.get_data())
+    accounts.logout(body.refresh_token, _tokens())
+    return "", 204
+
+
+@me_bp.get("/me")
+def me():
+    """Return the signed-in user."""
+    return jsonify(user_json(accounts.get_active_user(current_user_id())))

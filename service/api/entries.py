@@ -1,0 +1,79 @@
+"""The caller's time entries (`/api/entries`), JWT required."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint
+from flask import jsonify
+from flask import request
+from flask import url_for
+
+from service import entries
+from service.db import use_database
+from service.errors import APIError
+from service.schemas import BulkRequest
+from service.schemas import EntryIn
+from service.schemas import EntryPatch
+from service.schemas import EntryQuery
+from service.schemas import entry_json
+from service.security import current_user_id
+from service.security import require_auth
+
+bp = Blueprint("entries", __name__, url_prefix="/api/entries")
+require_auth(bp)
+use_database(bp)
+
+
+@bp.get("")
+def list_entries():
+    """List the caller's entries, newest first, one keyset page at a time."""
+    filters = EntryQuery.model_validate(request.args.to_dict())
+    page = entries.list_entries(current_user_id(), filters)
+    return jsonify(items=[entry_json(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@bp.post("")
+def create_entry():
+    """Store a new entry."""
+    body = EntryIn.model_validate_json(request.get_data())
+    entry = entries.create_entry(current_user_id(), body)
+    location = url_for(".get_entry", entry_id=entry.id)
+    return jsonify(entry_json(entry)), 201, {"Location": location}
+
+
+@bp.get("/<uuid:entry_id>")
+def get_entry(entry_id: uuid.UUID):
+    """Return one of the caller's entries."""
+    return jsonify(entry_json(entries.get_entry(current_user_id(), entry_id)))
+
+
+@bp.patch("/<uuid:entry_id>")
+def update_entry(entry_id: uuid.UUID):
+    """Change some fields of one of the caller's entries."""
+    changes = EntryPatch.model_validate_json(request.get_data()).model_dump(exclude_unset=True)
+    return jsonify(entry_json(entries.update_entry(current_user_id(), entry_id, changes)))
+
+
+@bp.delete("/<uuid:entry_id>")
+def delete_entry(entry_id: uuid.UUID):
+    """Delete one of the caller's entries."""
+    entries.delete_entry(current_user_id(), entry_id)
+    return "", 204
+
+
+@bp.put("/bulk")
+def bulk_upsert():
+    """Create or update up to 1,000 entries by (source, external_id), all or nothing."""
+    body = BulkRequest.model_validate_json(request.get_data())
+    duplicates = entries.duplicate_keys(body.entries)
+    if duplicates:
+        errors = [
+            {
+                "field": f"entries.{i}.external_id",
+                "message": "repeats an earlier (source, external_id)",
+            }
+            for i in duplicates
+        ]
+        raise APIError(422, "The batch names an entry twice.", errors=errors)
+    return jsonify(entries.bulk_upsert(current_user_id(), body.entries).as_dict())

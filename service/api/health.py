@@ -1,0 +1,62 @@
+"""Probes: public, never rate-limited, and answering even when the database is gone."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+from datetime import datetime
+
+import peewee
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+
+from service.db import db
+from service.migrate import applied_migrations
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+def _database_ok() -> bool:
+    """Run SELECT 1 on a pooled connection; connect and statement timeouts bound it."""
+    try:
+        with db.connection_context():
+            db.execute_sql("SELECT 1")
+    except peewee.PeeweeException as exc:
+        log.warning("health check: database failed: %s", exc.__class__.__name__)
+        return False
+    return True
+
+
+@bp.get("/livez")
+def livez():
+    """Answer 200 while the process can serve requests; the database is not consulted."""
+    return jsonify(status="alive")
+
+
+@bp.get("/health")
+def health():
+    """Report whether the database answers, with the time of the check."""
+    if not _database_ok():
+        return jsonify(status="unhealthy", error="Database connection failed"), 503
+    return jsonify(status="healthy", timestamp=datetime.now(UTC).isoformat())
+
+
+@bp.get("/readyz")
+def readyz():
+    """Answer 200 only when the database answers and no migration is pending."""
+    known = current_app.extensions["migrations"]
+    try:
+        with db.connection_context():
+            pending = sorted(set(known) - set(applied_migrations(db)))
+    except peewee.PeeweeException as exc:
+        log.warning("readiness check: database failed: %s", exc.__class__.__name__)
+        return jsonify(
+            status="unready", failed="database", detail="Database connection failed"
+        ), 503
+    if pending:
+        detail = f"pending migrations: {', '.join(pending)}"
+        return jsonify(status="unready", failed="migrations", detail=detail), 503
+    return jsonify(status="ready")

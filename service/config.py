@@ -1,0 +1,116 @@
+"""Read the service's settings from the environment, once, and fail fast on bad ones."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+INSTANCE_DIR = Path("instance")
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(sorted(choices))}, got {value!r}")
+    return value
+
+
+def _read_secret(env: Mapping[str, str], name: str) -> str | None:
+    """Return NAME_FILE's content if set (the file form wins), else NAME, else None."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE cannot be read: {exc.strerror} ({path})") from None
+    return env.get(name) or None
+
+
+def _development_secret() -> str:
+    """Create (once) and return a random signing secret under instance/ for local runs."""
+    path = INSTANCE_DIR / "jwt_secret"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:
+    secret = _read_secret(env, "JWT_SECRET")
+    if secret is None and app_env == "development":
+        secret = _development_secret()
+    if secret is None:
+        raise ConfigError("JWT_SECRET (or JWT_SECRET_FILE) must be set in production")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+    return secret
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """Return DATABASE_URL, or the embedded default: a SQLite file under instance/."""
+    env = os.environ if env is None else env
+    return env.get("DATABASE_URL") or f"sqlite:///{(INSTANCE_DIR / 'time_tracker.db').resolve()}"
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Build the settings from the environment; overrides win and skip the environment."""
+    env = dict(os.environ if env is None else env)
+    overrides = dict(overrides or {})
+    env.update({k: str(v) for k, v in overrides.items()})
+    app_env = _choice(env, "APP_ENV", "production", {"development", "production"})
+    config: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "DATABASE_URL": database_url(env),
+        "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", 8, minimum=1),
+        "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", 2, minimum=1),
+        "DB_STATEMENT_TIMEOUT": _int(env, "DB_STATEMENT_TIMEOUT", 5000, minimum=0),
+        "JWT_SECRET": _jwt_secret(env, app_env),
+        "JWT_ISSUER": env.get("JWT_ISSUER") or "time-tracker",
+        "JWT_AUDIENCE": env.get("JWT_AUDIENCE") or "time-tracker-api",
+        "ACCESS_TOKEN_TTL": _int(env, "ACCESS_TOKEN_TTL", 15 * 60, minimum=1),
+        "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=1),
+        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024, minimum=1024),
+        "LOG_LEVEL": _choice(
+            env, "LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+        ),
+        "PORT": _int(env, "PORT", 8000, minimum=1),
+    }
+    config.update({k: v for k, v in overrides.items() if k not in config})
+    return config

@@ -1,0 +1,100 @@
+"""The database handle: one proxy, bound by the factory, connected per API request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import peewee
+from flask import Blueprint
+from flask import Flask
+from playhouse import db_url
+
+db = peewee.DatabaseProxy()
+
+POSTGRES_SCHEMES = {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}
+SQLITE_SCHEMES = {"sqlite"}
+
+
+def make_database(
+    url: str,
+    *,
+    pool_size: int = 8,
+    connect_timeout: int = 2,
+    statement_timeout_ms: int = 5000,
+    pooled: bool = True,
+) -> peewee.Database:
+    """Open no connection; return a Database for URL (PostgreSQL pooled, SQLite with WAL)."""
+    scheme = urlsplit(url).scheme
+    if scheme in POSTGRES_SCHEMES:
+        return _postgres(url, pool_size, connect_timeout, statement_timeout_ms, pooled)
+    if scheme in SQLITE_SCHEMES:
+        return _sqlite(url)
+    raise ValueError(
+        f"DATABASE_URL scheme {scheme!r} is not supported (postgresql:// or sqlite:///)"
+    )
+
+
+def _postgres(
+    url: str, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pooled: bool
+) -> peewee.Database:
+    base = url.split("://", 1)[1]
+    scheme = "postgresql+pool" if pooled else "postgresql"
+    options: dict[str, Any] = {
+        "connect_timeout": connect_timeout,
+        "options": f"-c statement_timeout={statement_timeout_ms}",
+        "application_name": "time-tracker",
+    }
+    if pooled:
+        options.update(max_connections=pool_size, stale_timeout=300, timeout=connect_timeout)
+    return db_url.connect(f"{scheme}://{base}", unquote_password=True, **options)
+
+
+def _sqlite(url: str) -> peewee.Database:
+    if url.rstrip("/") in {"sqlite:", "sqlite:/", "sqlite://"} or ":memory:" in url:
+        raise ValueError("DATABASE_URL must name a SQLite file: an in-memory database is wiped")
+    database = db_url.connect(
+        url,
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000},
+        timeout=5,
+    )
+    Path(database.database).parent.mkdir(parents=True, exist_ok=True)
+    return database
+
+
+def is_postgres(database: peewee.Database | peewee.DatabaseProxy) -> bool:
+    """Tell whether DATABASE (or the database a proxy points at) is PostgreSQL."""
+    target = database.obj if isinstance(database, peewee.DatabaseProxy) else database
+    return isinstance(target, peewee.PostgresqlDatabase)
+
+
+def init_db(app: Flask) -> None:
+    """Bind the proxy to the database named by the app's DATABASE_URL."""
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    if isinstance(db.obj, peewee.Database) and hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+    db.initialize(
+        make_database(
+            app.config["DATABASE_URL"],
+            pool_size=app.config["DB_POOL_SIZE"],
+            connect_timeout=app.config["DB_CONNECT_TIMEOUT"],
+            statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT"],
+        )
+    )
+
+
+def _connect() -> None:
+    db.connect(reuse_if_open=True)
+
+
+def _close(_exc: BaseException | None) -> None:
+    if not db.is_closed():
+        db.close()
+
+
+def use_database(blueprint: Blueprint) -> None:
+    """Check a connection out of the pool for each of BLUEPRINT's requests and back in after."""
+    blueprint.before_request(_connect)
+    blueprint.teardown_request(_close)

@@ -1,0 +1,183 @@
+"""Time entries of one user: keyset-paged listing, single writes and the bulk upsert."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from service.db import db
+from service.models import TimeEntry
+from service.models import utcnow
+from service.schemas import BulkEntry
+from service.schemas import EntryIn
+from service.schemas import EntryQuery
+from service.schemas import decode_cursor
+from service.schemas import encode_cursor
+
+CONTENT_FIELDS = ("date", "duration", "project", "description")
+UPSERT_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of entries and the cursor of the next page, if any."""
+
+    items: list[TimeEntry]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What a bulk upsert did, item by item."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts as a plain dict."""
+        return asdict(self)
+
+
+def owned_by(user_id: uuid.UUID) -> peewee.ModelSelect:
+    """Select the entries of one user."""
+    return TimeEntry.select().where(TimeEntry.user == user_id)
+
+
+def filtered(query: peewee.ModelSelect, filters: EntryQuery) -> peewee.ModelSelect:
+    """Apply the list filters (range on the start, source, project)."""
+    if filters.from_ is not None:
+        query = query.where(TimeEntry.date >= filters.from_)
+    if filters.to is not None:
+        query = query.where(TimeEntry.date < filters.to)
+    if filters.source is not None:
+        query = query.where(TimeEntry.source == filters.source)
+    if filters.project is not None:
+        query = query.where(TimeEntry.project == filters.project)
+    return query
+
+
+def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
+    """Return one page of the user's entries, newest first, keyset-paginated."""
+    query = filtered(owned_by(user_id), filters)
+    if filters.cursor:
+        date, entry_id = decode_cursor(filters.cursor)
+        key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
+        query = query.where(key < peewee.Tuple(TimeEntry.date.to_value(date), entry_id))
+    rows = list(query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1))
+    if len(rows) <= filters.limit:
+        return Page(rows, None)
+    last = rows[filters.limit - 1]
+    return Page(rows[: filters.limit], encode_cursor(last.date, last.id))
+
+
+def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
+    """Return the user's entry; another user's entry does not exist for them."""
+    return owned_by(user_id).where(TimeEntry.id == entry_id).get()
+
+
+def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
+    """Store a new entry for the user."""
+    now = utcnow()
+    return TimeEntry.create(user=user_id, created_at=now, updated_at=now, **data.model_dump())
+
+
+def update_entry(user_id: uuid.UUID, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:
+    """Apply CHANGES to the user's entry and return it."""
+    with db.atomic():
+        entry = get_entry(user_id, entry_id)
+        if changes:
+            for name, value in changes.items():
+                setattr(entry, name, value)
+            entry.updated_at = utcnow()
+            entry.save()
+    return entry
+
+
+def delete_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> None:
+    """Delete the user's entry (404 when it is not theirs)."""
+    deleted = (
+        TimeEntry.delete().where((TimeEntry.user == user_id) & (TimeEntry.id == entry_id)).execute()
+    )
+    if not deleted:
+        raise TimeEntry.DoesNotExist
+
+
+def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
+    """Return the indexes of items whose (source, external_id) appeared earlier in the batch."""
+    seen: set[tuple[str, str]] = set()
+    duplicates = []
+    for index, item in enumerate(items):
+        key = (item.source, item.external_id)
+        if key in seen:
+            duplicates.append(index)
+        seen.add(key)
+    return duplicates
+
+
+def _existing(user_id: uuid.UUID, items: list[BulkEntry]) -> dict[tuple[str, str], tuple]:
+    keys = [peewee.Tuple(item.source, item.external_id) for item in items]
+    query = (
+        TimeEntry.select(
+            TimeEntry.source,
+            TimeEntry.external_id,
+            *map(TimeEntry._meta.fields.get, CONTENT_FIELDS),
+        )
+        .where(
+            (TimeEntry.user == user_id)
+            & (peewee.Tuple(TimeEntry.source, TimeEntry.external_id).in_(keys))
+        )
+        .tuples()
+    )
+    return {(row[0], row[1]): row[2:] for row in query}
+
+
+def _content(item: BulkEntry) -> tuple[datetime, float, str | None, str | None]:
+    return (item.date, item.duration, item.project, item.description)
+
+
+def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
+    """Insert new and update changed entries by (source, external_id), in one transaction."""
+    created = updated = unchanged = 0
+    now = utcnow()
+    with db.atomic():
+        for start in range(0, len(items), UPSERT_CHUNK):
+            chunk = items[start : start + UPSERT_CHUNK]
+            existing = _existing(user_id, chunk)
+            rows = []
+            for item in chunk:
+                before = existing.get((item.source, item.external_id))
+                if before == _content(item):
+                    unchanged += 1
+                    continue
+                created, updated = (
+                    (created + 1, updated) if before is None else (created, updated + 1)
+                )
+                rows.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "user": user_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        **item.model_dump(),
+                    }
+                )
+            if rows:
+                _upsert(rows)
+    return UpsertCounts(created, updated, unchanged)
+
+
+def _upsert(rows: list[dict[str, Any]]) -> None:
+    TimeEntry.insert_many(rows).on_conflict(
+        conflict_target=[TimeEntry.user, TimeEntry.source, TimeEntry.external_id],
+        update={
+            **{TimeEntry._meta.fields[name]: peewee.EXCLUDED[name] for name in CONTENT_FIELDS},
+            TimeEntry.updated_at: peewee.EXCLUDED.updated_at,
+        },
+    ).execute()

@@ -1,0 +1,102 @@
+"""Peewee models and their query helpers. No Flask here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from datetime import datetime
+
+import peewee
+
+from service.db import db
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTimeField(peewee.DateTimeField):
+    """A timezone-aware timestamp, always written in UTC and read back in UTC.
+
+    PostgreSQL stores it as `timestamptz`. Values travel as fixed-width UTC text, which
+    PostgreSQL casts exactly and which SQLite (no timestamp type) compares in time order.
+    """
+
+    field_type = "TIMESTAMPTZ"
+
+    def db_value(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass a timezone-aware value")
+        return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+    def python_value(self, value: datetime | str | None) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.astimezone(UTC)
+
+
+class BaseModel(peewee.Model):
+    """Every table lives in the database the proxy is bound to."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    """A person who signs in with email and password."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    email = peewee.CharField(max_length=254, unique=True)
+    password_hash = peewee.CharField(max_length=60)
+    is_active = peewee.BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "users"
+
+
+class RefreshToken(BaseModel):
+    """One issued refresh token, usable once; rotation marks it used."""
+
+    jti = peewee.UUIDField(primary_key=True)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="refresh_tokens")
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "refresh_tokens"
+
+
+class TimeEntry(BaseModel):
+    """A span of tracked time, owned by one user, from one source."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="entries", index=False)
+    source = peewee.CharField(max_length=32, default="manual")
+    external_id = peewee.CharField(max_length=255, null=True)
+    date = UTCDateTimeField()
+    duration = peewee.DoubleField(constraints=[peewee.Check("duration > 0 AND duration <= 24")])
+    project = peewee.CharField(max_length=255, null=True)
+    description = peewee.TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "time_entries"
+        indexes = (
+            (("user", "source", "external_id"), True),
+            (("user", "date"), False),
+            (("date",), False),
+        )
+
+
+MODELS: tuple[type[BaseModel], ...] = (User, RefreshToken, TimeEntry)

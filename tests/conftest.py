@@ -1,0 +1,209 @@
+"""Fixtures: every database test runs on a SQLite file and on PostgreSQL.
+
+PostgreSQL comes from TEST_DATABASE_URL (default: the local server). Each test session
+creates a database of its own, migrates it once and empties its tables before each test.
+Without a server the PostgreSQL half skips with a reason, unless REQUIRE_POSTGRES=1 (CI),
+where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+import peewee
+import psycopg2
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service import create_app
+from service.db import db
+from service.migrate import migrate
+from service.migrate import open_database
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+TEST_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def with_database(url: str, name: str) -> str:
+    """Return URL pointing at database NAME on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def admin_execute(sql: str) -> None:
+    """Run one statement on the server's maintenance connection, outside a transaction."""
+    conn = psycopg2.connect(TEST_DATABASE_URL, connect_timeout=3)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """Make sure PostgreSQL answers; fail (CI) or skip (local) when it does not."""
+    try:
+        admin_execute("SELECT 1")
+    except psycopg2.OperationalError as exc:
+        reason = f"PostgreSQL unreachable at {TEST_DATABASE_URL}: {str(exc).strip()}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """Create empty PostgreSQL databases on demand; drop them all at the end."""
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"tt_test_{uuid.uuid4().hex[:12]}"
+        admin_execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return with_database(postgres_server, name)
+
+    yield create
+    for name in created:
+        admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url(fresh_postgres_database: Callable[[], str]) -> str:
+    """A migrated PostgreSQL database shared by the session's tests."""
+    url = fresh_postgres_database()
+    migrate(open_database(url))
+    return url
+
+
+def empty_tables(url: str) -> None:
+    """Delete every row but the migration history."""
+    database = open_database(url)
+    with database.connection_context():
+        tables = [t for t in database.get_tables() if t != "migratehistory"]
+        database.execute_sql(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        migrate(open_database(url))
+        return url
+    url = request.getfixturevalue("postgres_url")
+    empty_tables(url)
+    return url
+
+
+def settings(database_url: str, **extra: Any) -> dict[str, Any]:
+    """The overrides every test app starts from."""
+    return {
+        "APP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+        "BCRYPT_ROUNDS": 4,
+        "TESTING": True,
+        **extra,
+    }
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """Build apps from settings; close their connection pools afterwards."""
+    apps: list[Flask] = []
+
+    def build(database_url: str, **extra: Any) -> Flask:
+        app = create_app(settings(database_url, **extra))
+        apps.append(app)
+        return app
+
+    yield build
+    if not db.is_closed():
+        db.close()
+    if isinstance(db.obj, peewee.Database) and hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], database_url: str) -> Flask:
+    """The application, bound to a fresh database."""
+    return make_app(database_url)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Register users through the API; returns the user with its password."""
+
+    def register(email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        response = client.post("/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 201, response.json
+        return {**response.json, "password": password}
+
+    return register
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Log a user in; returns the token answer."""
+
+    def log_in(user: dict[str, Any]) -> dict[str, Any]:
+        body = {"email": user["email"], "password": user["password"]}
+        response = client.post("/auth/login", json=body)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    return log_in
+
+
+@pytest.fixture
+def headers_for(login) -> Callable[[dict[str, Any]], dict[str, str]]:
+    """Authorization headers of a user."""
+
+    def headers(user: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {login(user)['access_token']}"}
+
+    return headers
+
+
+@pytest.fixture
+def user(make_user) -> dict[str, Any]:
+    """A registered user."""
+    return make_user()
+
+
+@pytest.fixture
+def auth_headers(headers_for, user) -> dict[str, str]:
+    """Authorization headers of `user`."""
+    return headers_for(user)
+
+
+@pytest.fixture
+def make_entry(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..., dict[str, Any]]:
+    """Create an entry for `user` (or for the headers given) through the API."""
+
+    def create(headers: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"date": "2026-11-02T09:00:00Z", "duration": 1.5, "project": "Apollo", **fields}
+        response = client.post("/api/entries", json=body, headers=headers or auth_headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return create
