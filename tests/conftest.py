@@ -9,9 +9,11 @@ where it fails.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
@@ -207,3 +209,27 @@ def make_entry(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..
         return response.json
 
     return create
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start real processes from the repository root; kill any still running at the end."""
+    from tests.servers import ROOT
+    from tests.servers import Server
+
+    servers: list[Server] = []
+
+    def start(args: list[str], env: dict[str, str]) -> Server:
+        log_path = tmp_path / f"server-{len(servers)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        servers.append(Server(process, log_path, int(env["PORT"])))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+        server.process.wait(timeout=10)
