@@ -7,12 +7,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY requirements.lock setup.cfg pyproject.toml README.md ./
-COPY service/ service/
-# Wheels for the locked dependencies and for the project itself, nothing else.
+# Wheels for the locked dependencies first (cached until the lock changes), then the project.
+COPY requirements.lock ./
 RUN python -m venv /opt/build \
-    && /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels -r requirements.lock \
-    && /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels .
+    && /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels -r requirements.lock
+COPY setup.cfg pyproject.toml README.md ./
+COPY service/ service/
+RUN /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels .
 
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
