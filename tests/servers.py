@@ -78,5 +78,5 @@ def answers(server: Server, path: str, status: int = 200) -> bool:
         raise AssertionError(f"server exited {server.process.returncode}:\n{server.output()}")
     try:
         return requests.get(server.url(path), timeout=2).status_code == status
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return False
