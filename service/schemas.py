@@ -6,17 +6,23 @@ import base64
 import binascii
 import uuid
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import Literal
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import EmailStr
 from pydantic import Field
+from pydantic import RootModel
 from pydantic import StringConstraints
 from pydantic import field_validator
+from pydantic import model_validator
 
 from service.errors import APIError
 from service.models import TimeEntry
@@ -32,6 +38,14 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Project = Annotated[str, StringConstraints(max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Hours = Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)]
+# The pattern tells clients (and the contract's fuzzer) the years the service accepts.
+YEARS_PATTERN = r"^(19[7-9][0-9]|20[0-9][0-9])-"
+Timestamp = Annotated[
+    AwareDatetime,
+    Field(json_schema_extra={"pattern": YEARS_PATTERN}, description="ISO-8601 with an offset."),
+]
+GROUPS = ("day", "week", "month", "project", "source")
+GROUP_BY_PATTERN = rf"^({'|'.join(GROUPS)})(,({'|'.join(GROUPS)}))?$"
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -41,7 +55,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _within_range(value: datetime) -> datetime:
+def _within_range(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
     if not EARLIEST <= value < LATEST:
         raise ValueError("must be between 1970-01-01 and 2100-01-01")
     return value.astimezone(UTC)
@@ -80,7 +96,7 @@ class RefreshRequest(Strict):
 class EntryIn(Strict):
     """A new time entry."""
 
-    date: AwareDatetime
+    date: Timestamp
     duration: Hours
     project: Project | None = None
     description: Description | None = None
@@ -93,7 +109,7 @@ class EntryIn(Strict):
 class EntryPatch(Strict):
     """Changes to a time entry; only the fields sent change."""
 
-    date: AwareDatetime | None = None
+    date: Timestamp | None = None
     duration: Hours | None = None
     project: Project | None = None
     description: Description | None = None
@@ -120,17 +136,203 @@ class BulkRequest(Strict):
     entries: Annotated[list[BulkEntry], Field(min_length=1, max_length=MAX_BULK_ITEMS)]
 
 
-class EntryQuery(Strict):
-    """Filters and page of the entries list (from query-string text, so not strict)."""
+class EntryFilters(Strict):
+    """Which of the caller's entries a query covers (from query-string text, so not strict)."""
 
     model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
 
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Timestamp | None = Field(default=None, alias="from")
+    to: Timestamp | None = None
     source: Source | None = None
     project: Project | None = None
+
+    _range = field_validator("from_", "to")(_within_range)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EntryFilters:
+        if self.from_ is not None and self.to is not None and self.from_ >= self.to:
+            raise ValueError("'from' must be before 'to'")
+        return self
+
+
+class EntryQuery(EntryFilters):
+    """Filters and page of the entries list."""
+
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ExportQuery(EntryFilters):
+    """Filters and file format of an export."""
+
+    format: Literal["csv", "json"] = "csv"
+
+
+class ReportQuery(EntryFilters):
+    """Filters, groups and time zone of a summary report."""
+
+    group_by: Annotated[
+        str,
+        StringConstraints(pattern=GROUP_BY_PATTERN),
+        Field(description="One or two of day, week, month, project, source, comma-separated."),
+    ] = "day"
+    tz: Annotated[str, Field(min_length=1, max_length=64, description="An IANA time zone.")] = "UTC"
+
+    @field_validator("group_by")
+    @classmethod
+    def _distinct_groups(cls, value: str) -> str:
+        groups = value.split(",")
+        if len(set(groups)) != len(groups):
+            raise ValueError("names a group twice")
+        return value
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone such as Europe/Berlin") from None
+        return value
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Return the group names in the order asked."""
+        return tuple(self.group_by.split(","))
+
+
+class Answer(BaseModel):
+    """A response body: documented in the contract, never parsed from a request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldProblem(Answer):
+    """One invalid field of a request."""
+
+    field: str | None
+    message: str
+
+
+class Problem(Answer):
+    """RFC 9457 problem details: the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class Account(Answer):
+    """A user as the API shows it (never the password hash)."""
+
+    id: uuid.UUID
+    email: str
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPair(Answer):
+    """The tokens a login or refresh hands out."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str
+
+
+class Entry(Answer):
+    """A stored time entry."""
+
+    id: uuid.UUID
+    date: datetime
+    duration: float
+    project: str | None
+    description: str | None
+    source: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryList(RootModel[list[Entry]]):
+    """Entries, as a JSON export holds them."""
+
+
+class EntryPage(Answer):
+    """One page of entries, newest first, and the cursor of the next page."""
+
+    items: list[Entry]
+    next_cursor: str | None
+
+
+class BulkResult(Answer):
+    """What a bulk upsert did, item by item."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ReportRow(Answer):
+    """One group of a summary: its keys (only the groups asked for), hours and entry count."""
+
+    day: date | None = None
+    week: date | None = Field(default=None, description="The Monday of the ISO week.")
+    month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")] | None = None
+    project: str | None = None
+    source: str | None = None
+    hours: float
+    entries: int
+
+
+class ReportTotal(Answer):
+    """The sum over every group."""
+
+    hours: float
+    entries: int
+
+
+class ReportSummary(Answer):
+    """Hours and entry counts per group, and their total."""
+
+    rows: list[ReportRow]
+    total: ReportTotal
+
+
+class Alive(Answer):
+    """The process serves requests."""
+
+    status: Literal["alive"]
+
+
+class Healthy(Answer):
+    """The database answered at TIMESTAMP."""
+
+    status: Literal["healthy"]
+    timestamp: datetime
+
+
+class Unhealthy(Answer):
+    """The database did not answer."""
+
+    status: Literal["unhealthy"]
+    error: str
+
+
+class Ready(Answer):
+    """The database answers and every migration is applied."""
+
+    status: Literal["ready"]
+
+
+class Unready(Answer):
+    """What keeps the service from being ready: the database or pending migrations."""
+
+    status: Literal["unready"]
+    failed: Literal["database", "migrations"]
+    detail: str
 
 
 def encode_cursor(date: datetime, entry_id: uuid.UUID) -> str:
