@@ -110,9 +110,15 @@ def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
 
 
 def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
-    """Store a new entry for the user."""
+    """Store a new entry for the user; without an external id, its own id is its key.
+
+    Every entry thus has a (source, external_id) key, so an export re-imports onto it.
+    """
     now = utcnow()
-    return TimeEntry.create(user=user_id, created_at=now, updated_at=now, **data.model_dump())
+    fields = data.model_dump()
+    entry_id = uuid.uuid4()
+    fields["external_id"] = fields["external_id"] or str(entry_id)
+    return TimeEntry.create(id=entry_id, user=user_id, created_at=now, updated_at=now, **fields)
 
 
 def update_entry(user_id: uuid.UUID, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:

@@ -8,7 +8,6 @@ same buckets in the caller's time zone, daylight-saving changes included.
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from datetime import datetime
 from typing import Any
 
@@ -36,11 +35,10 @@ def _bucket(unit: str, zone: str) -> peewee.Node:
 
 
 def _key_text(group: str, value: Any) -> Any:
-    """Render a bucket as the API names it: YYYY-MM-DD (day, week's Monday) or YYYY-MM."""
-    if group not in TIME_GROUPS or value is None:
+    """Render a PostgreSQL bucket as SQLite's local_bucket does: YYYY-MM-DD or YYYY-MM."""
+    if not isinstance(value, datetime):
         return value
-    day = value.date() if isinstance(value, datetime) else date.fromisoformat(value[:10])
-    return day.strftime("%Y-%m") if group == "month" else day.isoformat()
+    return value.strftime("%Y-%m") if group == "month" else value.date().isoformat()
 
 
 def _columns(groups: tuple[str, ...], zone: str) -> list[peewee.Node]:
