@@ -169,7 +169,7 @@ def test_the_default_is_per_utc_day(client, stored):
         ("group_by=", "group_by"),
         ("from=2026-11-02", "from"),
         ("from=2026-11-02T00:00:00", "from"),
-        ("from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", None),
+        ("to=1699999999", "to"),
         ("from=0001-01-01T00:00:00Z", "from"),
         ("colour=blue", "colour"),
     ],
