@@ -35,9 +35,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Project = Annotated[str, StringConstraints(max_length=255)]
-Description = Annotated[str, StringConstraints(max_length=10_000)]
+# PostgreSQL text cannot hold NUL characters; refuse them up front.
+NO_NUL = r"^[^\x00]*$"
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
+Project = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Hours = Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)]
 # The pattern tells clients (and the contract's fuzzer) the years the service accepts.
 YEARS_PATTERN = r"^(19[7-9][0-9]|20[0-9][0-9])-"
