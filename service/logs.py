@@ -1,4 +1,7 @@
-"""JSON log lines on stdout, each carrying the request id and user of its request."""
+"""JSON log lines on stdout, each carrying the request id and user of its request.
+
+gunicorn.conf.py formats gunicorn's own lines the same way (its logconfig_dict).
+"""
 
 from __future__ import annotations
 
@@ -65,24 +68,3 @@ def configure(level: str, log_format: str) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("service").setLevel(level)
-
-
-def gunicorn_logconfig() -> dict[str, Any]:
-    """Return gunicorn's logging config: its own lines as JSON on stdout too."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": json_formatter}},
-        "handlers": {
-            "stdout": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stdout",
-            }
-        },
-        "root": {"level": "INFO", "handlers": []},
-        "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
-        },
-    }

@@ -7,8 +7,6 @@ Other modules report outcomes with `record_import(...)` and `record_sync(...)`.
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import REGISTRY
 from prometheus_client import CollectorRegistry
@@ -64,9 +62,3 @@ def exposition(multiproc_dir: str | None) -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
-
-
-def worker_exited(pid: int) -> None:
-    """Drop a dead worker's live gauges (gunicorn's child_exit hook calls this)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.mark_process_dead(pid)
