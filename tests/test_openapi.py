@@ -12,6 +12,7 @@ from service.openapi import IGNORED_METHODS
 from service.openapi import operation_of
 from service.security import is_protected
 from tests.conftest import settings
+from tests.test_health import closed_port
 
 
 def served_operations(app) -> set[tuple[str, str]]:
@@ -130,3 +131,94 @@ def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
     response = case.call_and_validate(app=app, excluded_checks=excluded)
 
     assert not (authorized and response.status_code == 401), "a valid token was refused"
+
+
+def documented_statuses(spec: dict) -> set[tuple[str, str, int]]:
+    """Every (method, path, status) the contract promises."""
+    return {
+        (method.upper(), path, int(status))
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        for status in op["responses"]
+    }
+
+
+def test_every_documented_status_is_reachable(
+    make_app, database_url, client, user, auth_headers, make_entry
+):
+    spec = client.get("/openapi.json").json
+    own = make_entry(source="toggl")["id"]
+    doomed = make_entry()["id"]
+    missing = "6b0f7c1e-49d4-4e38-9b4e-0f6f6f3c2a11"
+    entry = {"date": "2026-11-02T09:00:00Z", "duration": 1}
+    account = {"email": user["email"], "password": user["password"]}
+    refresh = client.post("/auth/login", json=account).json["refresh_token"]
+    spent = client.post("/auth/login", json=account).json["refresh_token"]
+    bad_json = {"data": "{", "content_type": "application/json"}
+    table = [
+        ("GET", "/api/entries", {}, 200),
+        ("GET", "/api/entries", {"query_string": {"cursor": "not-ours"}}, 400),
+        ("GET", "/api/entries", {"query_string": {"limit": 0}}, 422),
+        ("POST", "/api/entries", {"json": entry}, 201),
+        ("POST", "/api/entries", bad_json, 400),
+        (
+            "POST",
+            "/api/entries",
+            {"json": {**entry, "source": "toggl", "external_id": own}},
+            409,
+        ),
+        ("POST", "/api/entries", {"json": {}}, 422),
+        ("GET", "/api/entries/{entry_id}", {"id": own}, 200),
+        ("GET", "/api/entries/{entry_id}", {"id": missing}, 404),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, "json": {"duration": 2}}, 200),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, **bad_json}, 400),
+        ("PATCH", "/api/entries/{entry_id}", {"id": missing, "json": {}}, 404),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, "json": {"duration": -1}}, 422),
+        ("DELETE", "/api/entries/{entry_id}", {"id": doomed}, 204),
+        ("DELETE", "/api/entries/{entry_id}", {"id": missing}, 404),
+        ("PUT", "/api/entries/bulk", {"json": {"entries": [{**entry, "external_id": "1"}]}}, 200),
+        ("PUT", "/api/entries/bulk", bad_json, 400),
+        ("PUT", "/api/entries/bulk", {"json": {"entries": []}}, 422),
+        ("GET", "/api/entries/export", {}, 200),
+        ("GET", "/api/entries/export", {"query_string": {"format": "xml"}}, 422),
+        ("GET", "/api/reports/summary", {}, 200),
+        ("GET", "/api/reports/summary", {"query_string": {"tz": "Mars/Base"}}, 422),
+        ("GET", "/auth/me", {}, 200),
+        ("POST", "/auth/register", {"json": {**account, "email": "new@example.com"}}, 201),
+        ("POST", "/auth/register", bad_json, 400),
+        ("POST", "/auth/register", {"json": account}, 409),
+        ("POST", "/auth/register", {"json": {}}, 422),
+        ("POST", "/auth/login", {"json": account}, 200),
+        ("POST", "/auth/login", bad_json, 400),
+        ("POST", "/auth/login", {"json": {**account, "password": "wrong-one"}}, 401),
+        ("POST", "/auth/login", {"json": {}}, 422),
+        ("POST", "/auth/refresh", {"json": {"refresh_token": spent}}, 200),
+        ("POST", "/auth/refresh", bad_json, 400),
+        ("POST", "/auth/refresh", {"json": {"refresh_token": spent}}, 401),
+        ("POST", "/auth/refresh", {"json": {}}, 422),
+        ("POST", "/auth/logout", {"json": {"refresh_token": refresh}}, 204),
+        ("POST", "/auth/logout", bad_json, 400),
+        ("POST", "/auth/logout", {"json": {"refresh_token": "x"}}, 401),
+        ("POST", "/auth/logout", {"json": {}}, 422),
+        *[("GET", path, {}, 200) for path in ("/livez", "/health", "/readyz", "/metrics")],
+        ("GET", "/openapi.json", {}, 200),
+    ]
+    seen = {call(client, auth_headers, row) for row in table}
+    seen |= {call(client, {}, (*row[:3], 401)) for row in table if row[3] < 300}
+    small = make_app(database_url, MAX_CONTENT_LENGTH=1024).test_client()
+    bodies = {(m, p) for m, p, kwargs, _ in table if "json" in kwargs}
+    big = {"data": "x" * 2048, "content_type": "application/json", "id": own}
+    seen |= {call(small, auth_headers, (m, p, big, 413)) for m, p in bodies}
+    dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
+    seen |= {call(dead, auth_headers, (m, p, {"id": own}, 503)) for m, p, *_ in table}
+
+    assert documented_statuses(spec) <= {row for row in seen if row is not None}
+
+
+def call(client, headers, row) -> tuple[str, str, int] | None:
+    """Send one row of the table; return (method, path, status) when the status is as hoped."""
+    method, template, kwargs, hoped = row
+    kwargs = dict(kwargs)
+    path = template.replace("{entry_id}", kwargs.pop("id", ""))
+    response = client.open(path, method=method, headers=headers, **kwargs)
+    return (method, template, hoped) if response.status_code == hoped else None
