@@ -151,8 +151,13 @@ def _error_statuses(op: Operation, blueprint: Blueprint | None, path_parameters:
 
 
 def _operation(
-    view: Callable[..., Any], endpoint: str, protected: bool, components: _Components
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    view: Callable[..., Any],
+    endpoint: str,
+    blueprint: Blueprint | None,
+    path_parameters: list[dict[str, Any]],
+    components: _Components,
+) -> dict[str, Any]:
+    """Describe one documented view: summary, parameters, body, security and responses."""
     op = operation_of(view)
     assert op is not None
     summary, _, description = (view.__doc__ or endpoint).strip().partition("\n")
@@ -160,15 +165,18 @@ def _operation(
     if description.strip():
         spec["description"] = description.strip()
     spec["tags"] = [endpoint.split(".")[0]]
-    parameters = _query_parameters(op.query) if op.query else []
+    parameters = path_parameters + (_query_parameters(op.query) if op.query else [])
+    if parameters:
+        spec["parameters"] = parameters
     if op.body is not None:
         spec["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": components.ref(op.body, "validation")}},
         }
-    if protected:
+    if blueprint is not None and is_protected(blueprint):
         spec["security"] = [{"bearerAuth": []}]
-    return spec, parameters
+    spec["responses"] = _responses(op, blueprint, bool(path_parameters), components)
+    return spec
 
 
 def _responses(
@@ -193,20 +201,15 @@ def build_spec(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions.get(rule.endpoint)
-        op = operation_of(view) if view else None
-        if op is None:
+        if view is None or operation_of(view) is None:
             continue
         blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
-        protected = blueprint is not None and is_protected(blueprint)
         path, path_parameters = _path_and_parameters(rule.rule)
         methods = sorted(rule.methods - IGNORED_METHODS)
         for method in methods:
-            spec, query = _operation(view, rule.endpoint, protected, components)
+            spec = _operation(view, rule.endpoint, blueprint, path_parameters, components)
             if len(methods) > 1:
                 spec["operationId"] += f"_{method.lower()}"
-            if path_parameters or query:
-                spec["parameters"] = path_parameters + query
-            spec["responses"] = _responses(op, blueprint, bool(path_parameters), components)
             paths.setdefault(path, {})[method.lower()] = spec
     return {
         "openapi": "3.1.0",

@@ -60,7 +60,7 @@ def summary(user_id: uuid.UUID, query: ReportQuery) -> dict[str, Any]:
     columns = _columns(groups, query.tz)
     select = (
         filtered(owned_by(user_id), query)
-        .select(*columns, peewee.fn.SUM(TimeEntry.duration), peewee.fn.COUNT(TimeEntry.id))
+        .select(*columns, peewee.fn.SUM(TimeEntry.duration), peewee.fn.COUNT(peewee.SQL("*")))
         .group_by(*columns)
         .tuples()
     )

@@ -99,9 +99,14 @@ def test_import_and_sync_outcomes_are_counted(client):
     assert sample("sync_runs_total", source="tempo", outcome="succeeded") - syncs == 2
 
 
-def test_the_pool_gauge_is_back_to_zero_between_requests(client, auth_headers):
+def test_the_pool_gauge_is_back_to_zero_after_requests_and_streams(
+    client, auth_headers, make_entry
+):
+    make_entry()
     client.get("/api/entries", headers=auth_headers)
+    export = client.get("/api/entries/export", headers=auth_headers)
 
+    assert export.get_data(as_text=True).count("\n") == 2
     assert sample("db_pool_connections_in_use") == 0
 
 
