@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from service.observability import request_id_of
 from tests.conftest import PASSWORD
 from tests.conftest import TEST_SECRET
 
@@ -123,3 +124,9 @@ def test_text_format_is_one_plain_line_with_the_request_id(make_app, database_ur
 
     [line] = capsys.readouterr().out.splitlines()
     assert "INFO service.access [plain-text-0001] GET /livez 200" in line
+
+
+@pytest.mark.parametrize("given", ["abcdefgh\n", "abcdefgh\r\nX-Admin: 1", "", None])
+def test_request_ids_with_line_breaks_or_nothing_are_replaced(given):
+    assert request_id_of(given) != given
+    assert len(request_id_of(given)) == 32
