@@ -171,5 +171,5 @@ def test_metrics_add_up_across_gunicorn_workers_and_its_logs_are_json(gunicorn):
     assert scraped(text, "http_requests_total", route="/livez") >= 40
     assert scraped(text, "http_requests_total") - before == 40 + 1
     logged = [json.loads(line) for line in output.splitlines()]
-    assert sum(line["message"].startswith("Booting worker") for line in logged) == 2
+    assert sum(line["message"].startswith("Booting worker") for line in logged) >= 2
     assert sum(line.get("route") == "/livez" for line in logged) >= 40
