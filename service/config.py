@@ -136,7 +136,10 @@ def load_config(
         "LOG_LEVEL": _choice(
             env, "LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
         ),
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", "json", {"json", "text"}),
         "PORT": _int(env, "PORT", 8000, minimum=1),
+        "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     }
     config.update({k: v for k, v in overrides.items() if k not in config})
     return config
