@@ -11,6 +11,12 @@ from flask import Flask
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
+from service.hardening import init_hardening
+from service.keys import KeyRing
+from service.ratelimit import init_rate_limits
+from service.security import ACCESS
+from service.security import REFRESH
+from service.security import SERVICE
 from service.security import Passwords
 from service.security import Tokens
 
@@ -24,6 +30,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     init_security(app)
     register_error_handlers(app)
     register_blueprints(app)
+    init_rate_limits(app)
+    init_hardening(app)
     register_commands(app)
     return app
 
@@ -45,33 +53,40 @@ def configure_logging(app: Flask) -> None:
 
 
 def init_security(app: Flask) -> None:
-    """Set up password hashing and token signing from the settings."""
+    """Set up password hashing, and token signing with the key ring, from the settings."""
     app.extensions["passwords"] = Passwords(app.config["BCRYPT_ROUNDS"])
     app.extensions["tokens"] = Tokens(
-        app.config["JWT_SECRET"],
+        KeyRing.from_config(app.config),
         issuer=app.config["JWT_ISSUER"],
         audience=app.config["JWT_AUDIENCE"],
-        access_ttl=app.config["ACCESS_TOKEN_TTL"],
-        refresh_ttl=app.config["REFRESH_TOKEN_TTL"],
+        ttl={
+            ACCESS: app.config["ACCESS_TOKEN_TTL"],
+            REFRESH: app.config["REFRESH_TOKEN_TTL"],
+            SERVICE: app.config["SERVICE_TOKEN_TTL"],
+        },
     )
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register the health probes first, then the protected API."""
+    """Register the health probes first, the public keys, then the protected API."""
     # Imported here, not at the top, so `python -m service.migrate` can run without
     # the package having imported service.migrate already (runpy warns about that).
     from service.api import auth
     from service.api import entries
     from service.api import health
+    from service.api import jwks
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(jwks.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
 
 
 def register_commands(app: Flask) -> None:
-    """Add `flask migrate` (the locked runner) to the CLI."""
+    """Add `flask migrate` (the locked runner) and `flask clients` to the CLI."""
+    from service.cli import clients_command
     from service.cli import migrate_command
 
     app.cli.add_command(migrate_command)
+    app.cli.add_command(clients_command)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
 from datetime import UTC
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import TypeVar
 
+from flask import request
 from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import ConfigDict
@@ -24,6 +27,7 @@ from service.models import User
 
 MAX_BULK_ITEMS = 1000
 MAX_PAGE_SIZE = 500
+MAX_JSON_DEPTH = 16
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -33,6 +37,61 @@ Project = Annotated[str, StringConstraints(max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Hours = Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise APIError(400, f"The request body repeats the key {repeated[:50]!r} in one object.")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> None:
+    raise APIError(400, f"The request body is not valid JSON: {name} is not a number.")
+
+
+def _depth(value: Any) -> int:
+    """Return how deeply VALUE nests arrays and objects, without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def load_json(raw: bytes) -> Any:
+    """Decode a JSON body strictly: UTF-8, no repeated keys, no NaN, bounded nesting."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise APIError(400, "The request body is not valid UTF-8.") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
+        raise APIError(400, "The request body is not valid JSON.") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> APIError:
+    return APIError(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_json_body(model: type[Model]) -> Model:
+    """Validate the request's JSON body as MODEL, after load_json's checks."""
+    raw = request.get_data(cache=True)
+    load_json(raw)
+    return model.model_validate_json(raw)
 
 
 class Strict(BaseModel):
@@ -131,6 +190,9 @@ class EntryQuery(Strict):
     project: Project | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
     cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The acting user, for service tokens with entries:any-user."
+    )
 
 
 def encode_cursor(date: datetime, entry_id: uuid.UUID) -> str:
