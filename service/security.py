@@ -33,7 +33,7 @@ REFRESH = "refresh"
 SERVICE = "service"
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 ENTRIES_READ = "entries:read"
 ENTRIES_WRITE = "entries:write"
@@ -219,11 +219,13 @@ def require_auth(
 ) -> None:
     """Make every route of BLUEPRINT require a valid token holding the route's scope.
 
-    READ is the scope GET/HEAD/OPTIONS need, WRITE the one every other method needs. A
+    READ is the scope GET and HEAD need, WRITE the one every other method needs. A
     method without a scope is for user tokens only: service tokens get a 403.
     """
 
     def check() -> None:
+        if request.method == "OPTIONS":
+            return  # a CORS preflight carries no credentials and reads no data
         principal = authenticate(_bearer_token())
         g.principal = principal
         needed = read if request.method in SAFE_METHODS else write
