@@ -32,9 +32,11 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Project = Annotated[str, StringConstraints(max_length=255)]
-Description = Annotated[str, StringConstraints(max_length=10_000)]
+# Text never holds NUL: PostgreSQL cannot store it, and no real name or note contains it.
+NO_NUL = r"^[^\x00]*$"
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
+Project = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Hours = Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
@@ -194,6 +196,8 @@ class EntryQuery(Strict):
         default=None, description="The acting user, for service tokens with entries:any-user."
     )
 
+    _date_range = field_validator("from_", "to")(_within_range)
+
 
 def encode_cursor(date: datetime, entry_id: uuid.UUID) -> str:
     """Make the opaque keyset cursor that points just past (DATE, ENTRY_ID)."""
@@ -209,7 +213,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         date = datetime.fromisoformat(date_text)
         if date.tzinfo is None:
             raise ValueError("naive")
-        return date, uuid.UUID(entry_id)
+        return _within_range(date), uuid.UUID(entry_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise APIError(400, "The cursor is not one this service issued.") from None
 

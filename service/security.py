@@ -156,7 +156,7 @@ class Tokens:
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"The token is invalid: {exc}") from None
         if claims["typ"] not in token_types:
-            raise unauthorized(f"A {' or '.join(token_types)} token is required here.")
+            raise unauthorized(f"The token must be of type {' or '.join(token_types)}.")
         return claims
 
 
