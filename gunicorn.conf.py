@@ -9,3 +9,7 @@ threads = int(os.environ.get("THREADS", "4"))
 control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
+# Refuse oversized request lines and headers before the application sees them.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190

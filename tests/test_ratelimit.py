@@ -7,6 +7,7 @@ import uuid
 import pytest
 import redis
 
+from service.config import ConfigError
 from tests.conftest import PASSWORD
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -150,3 +151,9 @@ def test_counters_live_in_redis_under_the_key_prefix(make_app, database_url, red
     assert any("login-failures" in key for key in keys)
     assert any("auth.login" in key for key in keys)
     assert not any("ann@example.com" in key for key in keys)
+
+
+@pytest.mark.parametrize("name", ["RATE_LIMIT_PER_ADDRESS", "RATE_LIMIT_PER_ACCOUNT"])
+def test_a_bad_rate_is_a_config_error(make_app, database_url, name):
+    with pytest.raises(ConfigError, match=name):
+        make_app(database_url, **{name: "lots"})

@@ -110,42 +110,47 @@ def test_a_user_cannot_act_for_another_through_user_id(
     assert database_state() == before
 
 
-@pytest.mark.parametrize("value", INJECTIONS)
 @pytest.mark.parametrize("name", ["from", "to", "source", "cursor", "limit", "user_id"])
 def test_injection_in_a_structured_filter_is_rejected(
-    client, auth_headers, victim_entry, database_state, name, value
+    client, auth_headers, victim_entry, database_state, name
 ):
     _, before = victim_entry
 
-    response = client.get("/api/entries", query_string={name: value}, headers=auth_headers)
+    responses = [
+        client.get("/api/entries", query_string={name: value}, headers=auth_headers)
+        for value in INJECTIONS
+    ]
 
-    assert response.status_code == (400 if name == "cursor" else 422)
-    assert response.mimetype == "application/problem+json"
+    expected = 400 if name == "cursor" else 422
+    assert [r.status_code for r in responses] == [expected] * len(INJECTIONS)
+    assert {r.mimetype for r in responses} == {"application/problem+json"}
     assert database_state() == before
 
 
-@pytest.mark.parametrize("value", INJECTIONS)
 def test_injection_in_the_project_filter_matches_nothing(
-    client, auth_headers, victim_entry, database_state, value
+    client, auth_headers, victim_entry, database_state
 ):
     _, before = victim_entry
 
-    response = client.get("/api/entries", query_string={"project": value}, headers=auth_headers)
+    responses = [
+        client.get("/api/entries", query_string={"project": value}, headers=auth_headers)
+        for value in INJECTIONS
+    ]
 
-    assert response.status_code == 200
-    assert response.json == {"items": [], "next_cursor": None}
+    assert [(r.status_code, r.json["items"]) for r in responses] == [(200, [])] * len(INJECTIONS)
     assert database_state() == before
 
 
-@pytest.mark.parametrize("value", INJECTIONS)
 @pytest.mark.parametrize("field", ["project", "description", "external_id"])
-def test_injection_in_a_text_field_is_stored_as_text(client, auth_headers, field, value):
-    response = client.post("/api/entries", json={**ENTRY, field: value}, headers=auth_headers)
+def test_injection_in_a_text_field_is_stored_as_text(client, auth_headers, field):
+    created = [
+        client.post("/api/entries", json={**ENTRY, field: value}, headers=auth_headers)
+        for value in INJECTIONS
+    ]
     listed = client.get("/api/entries", headers=auth_headers)
 
-    assert response.status_code == 201
-    assert response.json[field] == value
-    assert [item[field] for item in listed.json["items"]] == [value]
+    assert [(r.status_code, r.json[field]) for r in created] == [(201, v) for v in INJECTIONS]
+    assert sorted(item[field] for item in listed.json["items"]) == sorted(INJECTIONS)
 
 
 @pytest.mark.parametrize("field", ["project", "description", "external_id"])
@@ -159,16 +164,19 @@ def test_a_nul_character_is_422(client, auth_headers, victim_entry, database_sta
     assert database_state() == before
 
 
-@pytest.mark.parametrize("value", [*INJECTIONS[:6], {"$gt": 0}, ["a"], True])
 @pytest.mark.parametrize("field", ["source", "date", "duration"])
 def test_injection_in_a_typed_field_is_422(
-    client, auth_headers, victim_entry, database_state, field, value
+    client, auth_headers, victim_entry, database_state, field
 ):
     _, before = victim_entry
+    values = [*INJECTIONS[:6], {"$gt": 0}, ["a"], True]
 
-    response = client.post("/api/entries", json={**ENTRY, field: value}, headers=auth_headers)
+    responses = [
+        client.post("/api/entries", json={**ENTRY, field: value}, headers=auth_headers)
+        for value in values
+    ]
 
-    assert response.status_code == 422
+    assert [r.status_code for r in responses] == [422] * len(values)
     assert database_state() == before
 
 
