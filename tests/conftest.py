@@ -137,6 +137,8 @@ def make_app() -> Iterator[Callable[..., Flask]]:
         return app
 
     yield build
+    if db.obj is None:
+        return
     if not db.is_closed():
         db.close()
     if isinstance(db.obj, peewee.Database) and hasattr(db.obj, "close_all"):
