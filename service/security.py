@@ -215,12 +215,18 @@ def authenticate(token: str) -> Principal:
 
 
 def require_auth(
-    blueprint: Blueprint, *, read: str | None = None, write: str | None = None
+    blueprint: Blueprint,
+    *,
+    read: str | None = None,
+    write: str | None = None,
+    acting_user: bool = True,
 ) -> None:
     """Make every route of BLUEPRINT require a valid token holding the route's scope.
 
     READ is the scope GET and HEAD need, WRITE the one every other method needs. A
-    method without a scope is for user tokens only: service tokens get a 403.
+    method without a scope is for user tokens only: service tokens get a 403. With
+    ACTING_USER (routes on one user's data), the acting user is settled before the view
+    runs, so a service token without `entries:any-user` and `?user_id=` never gets further.
     """
 
     def check() -> None:
@@ -235,6 +241,8 @@ def require_auth(
             return
         if needed not in principal.scopes:
             raise forbidden(f"This request needs the scope '{needed}'.", needed)
+        if acting_user:
+            current_user_id()
 
     blueprint.before_request(check)
 

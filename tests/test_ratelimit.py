@@ -157,3 +157,12 @@ def test_counters_live_in_redis_under_the_key_prefix(make_app, database_url, red
 def test_a_bad_rate_is_a_config_error(make_app, database_url, name):
     with pytest.raises(ConfigError, match=name):
         make_app(database_url, **{name: "lots"})
+
+
+def test_sign_in_survives_a_dead_limit_store(make_app, database_url):
+    client = make_app(database_url, RATE_LIMIT_STORAGE_URI="redis://127.0.0.1:1").test_client()
+    client.post("/auth/register", json=credentials("ann"))
+
+    response = client.post("/auth/login", json=credentials("ann"))
+
+    assert response.status_code == 200

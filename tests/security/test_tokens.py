@@ -300,3 +300,52 @@ def test_a_narrowed_token_cannot_use_the_dropped_scope(
     assert response.status_code == 403
     assert "'entries:write'" in response.json["detail"]
     assert database_state() == before
+
+
+PUBLIC_ENDPOINTS = {"static", "jwks.jwks"}
+PUBLIC_BLUEPRINTS = {"health", "auth"}
+
+
+def protected_routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) of the app that is not public, from its URL map."""
+    return [
+        (method, rule.rule.replace("<uuid:entry_id>", str(uuid.uuid4())))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in PUBLIC_ENDPOINTS
+        and rule.endpoint.split(".")[0] not in PUBLIC_BLUEPRINTS
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
+
+
+def test_every_protected_route_is_401_without_a_valid_token(app, client, database_state):
+    before = database_state()
+    routes = protected_routes(app)
+
+    answers = {
+        (method, path): [
+            client.open(path, method=method, json={}, headers=headers).status_code
+            for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic x"})
+        ]
+        for method, path in routes
+    }
+
+    assert len(routes) >= 6
+    assert answers == {route: [401, 401, 401] for route in routes}
+    assert database_state() == before
+
+
+def test_every_protected_route_refuses_a_service_token_without_a_user(
+    app, client, make_client, service_token, database_state
+):
+    token = service_token(make_client("entries:read", "entries:write"))
+    before = database_state()
+
+    answers = {
+        route: client.open(
+            route[1], method=route[0], json={}, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        for route in protected_routes(app)
+    }
+
+    assert answers == dict.fromkeys(answers, 403)
+    assert database_state() == before
