@@ -180,9 +180,16 @@ def _bearer_token() -> str:
     return token.strip()
 
 
+def _scopes_claim(claims: dict[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise unauthorized("The token's scope claim is not a string.")
+    return parse_scopes(scope)
+
+
 def _user_principal(claims: dict[str, Any]) -> Principal:
     """Apply the user-token rules: a user id subject, user scopes only, no client."""
-    scopes = parse_scopes(claims.get("scope", ""))
+    scopes = _scopes_claim(claims)
     if "client_id" in claims or not scopes <= USER_SCOPES:
         raise unauthorized("The token's claims are not those of a user token.")
     try:
@@ -194,7 +201,7 @@ def _user_principal(claims: dict[str, Any]) -> Principal:
 
 def _service_principal(claims: dict[str, Any]) -> Principal:
     """Apply the service-token rules: an active client, scopes it still holds."""
-    scopes = parse_scopes(claims.get("scope", ""))
+    scopes = _scopes_claim(claims)
     if claims.get("client_id") != claims["sub"] or not scopes <= ALL_SCOPES:
         raise unauthorized("The token's claims are not those of a service token.")
     db.connect(reuse_if_open=True)

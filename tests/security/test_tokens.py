@@ -85,6 +85,8 @@ def test_a_well_formed_forgery_with_our_secret_works(app, client, victim):
         ({"scope": f"{USER_SCOPE} entries:any-user"}, "not those of a user token"),
         ({"client_id": "x"}, "not those of a user token"),
         ({"sub": "admin"}, "The token's subject is not a user."),
+        ({"sub": 42}, "Subject must be a string"),
+        ({"scope": ["entries:read"]}, "scope claim is not a string"),
         ({"typ": "service", "client_id": "c1", "sub": "c1"}, "unknown or revoked"),
         ({"typ": "service", "client_id": "c2"}, "not those of a service token"),
     ],
