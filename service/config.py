@@ -155,6 +155,7 @@ def load_config(
         "LOGIN_LOCKOUT_ATTEMPTS": _int(env, "LOGIN_LOCKOUT_ATTEMPTS", 5, minimum=1),
         "LOGIN_LOCKOUT_SECONDS": _int(env, "LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1),
         "CORS_ORIGINS": _origins(env),
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024, minimum=1024),
         "LOG_LEVEL": _choice(

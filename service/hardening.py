@@ -1,4 +1,5 @@
-"""Security headers on every response, and CORS for the configured origins only."""
+"""Security headers on every response, CORS for the configured origins only, and the
+client address behind trusted proxies."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import Flask
 from flask import Response
 from flask import request
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Nothing here is a page: forbid every fetch, frame and plugin. A view that serves HTML
 # sets its own policy, which is kept.
@@ -26,8 +28,12 @@ def _security_headers(response: Response) -> Response:
 
 
 def init_hardening(app: Flask) -> None:
-    """Add the security headers; answer CORS only for the origins in CORS_ORIGINS."""
+    """Add the security headers, CORS for CORS_ORIGINS, and trust X-Forwarded-For as set."""
     app.after_request(_security_headers)
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies:
+        # Only the last PROXIES hops are believed, so a client cannot spoof its address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     if app.config["CORS_ORIGINS"]:
         CORS(
             app,

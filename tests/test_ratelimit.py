@@ -166,3 +166,29 @@ def test_sign_in_survives_a_dead_limit_store(make_app, database_url):
     response = client.post("/auth/login", json=credentials("ann"))
 
     assert response.status_code == 200
+
+
+def test_a_spoofed_forwarded_for_does_not_escape_the_address_limit(limited_client):
+    answers = [
+        limited_client.post(
+            "/auth/login",
+            json=credentials(name),
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+        ).status_code
+        for i, name in enumerate(("ann", "bob", "cid", "dan"))
+    ]
+
+    assert answers == [401, 401, 401, 429]
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_limited_alone(make_app, database_url):
+    client = make_app(
+        database_url, TRUSTED_PROXY_COUNT=1, RATE_LIMIT_PER_ADDRESS="1 per minute"
+    ).test_client()
+
+    def login(address: str, name: str) -> int:
+        headers = {"X-Forwarded-For": address}
+        return client.post("/auth/login", json=credentials(name), headers=headers).status_code
+
+    assert [login("203.0.113.1", "ann"), login("203.0.113.2", "bob")] == [401, 401]
+    assert login("203.0.113.1", "cid") == 429
