@@ -11,6 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import make_server
 
 from service.config import ConfigError
+from service.config import load_config
+from service.keys import KeyRing
 from service.keys import thumbprint
 from tests.conftest import public_pem
 from tests.conftest import write_ed25519_key
@@ -162,3 +164,35 @@ def test_eddsa_needs_an_ed25519_key(make_app, database_url, tmp_path, content, m
 
     with pytest.raises(ConfigError, match=message):
         make_app(database_url, **settings)
+
+
+def test_eddsa_needs_no_shared_secret(tmp_path):
+    path, _ = write_ed25519_key(tmp_path / "signing.pem")
+
+    config = load_config(env={"JWT_ALGORITHM": "EdDSA", "JWT_PRIVATE_KEY_FILE": path})
+
+    assert config["JWT_SECRET"] is None
+    assert KeyRing.from_config(config).algorithm == "EdDSA"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"JWT_PREVIOUS_SECRETS": "too-short"}, "JWT_PREVIOUS_SECRETS must each be"),
+        ({"JWT_ALGORITHM": "RS256"}, "JWT_ALGORITHM must be one of EdDSA, HS256"),
+    ],
+)
+def test_bad_key_settings_are_config_errors(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(env={"JWT_SECRET": "s" * 40, **settings})
+
+
+def test_previous_public_keys_must_be_ed25519(tmp_path):
+    previous = tmp_path / "previous.pem"
+    previous.write_bytes(rsa_pem())
+    config = load_config(
+        env={"JWT_SECRET": "s" * 40, "JWT_PREVIOUS_PUBLIC_KEYS_FILE": str(previous)}
+    )
+
+    with pytest.raises(ConfigError, match="JWT_PREVIOUS_PUBLIC_KEYS_FILE"):
+        KeyRing.from_config(config)
