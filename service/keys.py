@@ -119,8 +119,14 @@ class KeyRing:
         current = hmac_key(config["JWT_SECRET"])
         return cls(HS256, current.key, current, [*retired_secrets, *retired])
 
-    def find(self, kid: object) -> VerificationKey | None:
-        """Return the key named KID, or None for an unknown or malformed kid."""
+    def find_for(self, header: dict[str, Any]) -> VerificationKey | None:
+        """Return the key a token HEADER names, or None for an unknown or malformed kid.
+
+        A header without `kid` (tokens issued before keys had ids) gets the current key.
+        """
+        if "kid" not in header:
+            return self._by_kid[self.kid]
+        kid = header["kid"]
         return self._by_kid.get(kid) if isinstance(kid, str) else None
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:

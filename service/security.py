@@ -142,7 +142,7 @@ class Tokens:
     def verify(self, token: str, *token_types: str) -> dict[str, Any]:
         """Return the claims of a valid token of one of TOKEN_TYPES, else raise a 401."""
         try:
-            key = self.keys.find(jwt.get_unverified_header(token).get("kid"))
+            key = self.keys.find_for(jwt.get_unverified_header(token))
             if key is None:
                 raise unauthorized("The token's signing key is unknown.")
             claims = jwt.decode(
@@ -156,7 +156,8 @@ class Tokens:
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"The token is invalid: {exc}") from None
         if claims["typ"] not in token_types:
-            raise unauthorized(f"The token must be of type {' or '.join(token_types)}.")
+            kind = token_types[0]
+            raise unauthorized(f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} token is required.")
         return claims
 
 
@@ -180,8 +181,10 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def _scopes_claim(claims: dict[str, Any]) -> frozenset[str]:
-    scope = claims.get("scope", "")
+def _scopes_claim(claims: dict[str, Any], default: frozenset[str]) -> frozenset[str]:
+    if "scope" not in claims:
+        return default
+    scope = claims["scope"]
     if not isinstance(scope, str):
         raise unauthorized("The token's scope claim is not a string.")
     return parse_scopes(scope)
@@ -189,7 +192,7 @@ def _scopes_claim(claims: dict[str, Any]) -> frozenset[str]:
 
 def _user_principal(claims: dict[str, Any]) -> Principal:
     """Apply the user-token rules: a user id subject, user scopes only, no client."""
-    scopes = _scopes_claim(claims)
+    scopes = _scopes_claim(claims, USER_SCOPES)
     if "client_id" in claims or not scopes <= USER_SCOPES:
         raise unauthorized("The token's claims are not those of a user token.")
     try:
@@ -201,7 +204,7 @@ def _user_principal(claims: dict[str, Any]) -> Principal:
 
 def _service_principal(claims: dict[str, Any]) -> Principal:
     """Apply the service-token rules: an active client, scopes it still holds."""
-    scopes = _scopes_claim(claims)
+    scopes = _scopes_claim(claims, frozenset())
     if claims.get("client_id") != claims["sub"] or not scopes <= ALL_SCOPES:
         raise unauthorized("The token's claims are not those of a service token.")
     db.connect(reuse_if_open=True)

@@ -14,6 +14,7 @@ from service.config import ConfigError
 from service.config import load_config
 from service.keys import KeyRing
 from service.keys import thumbprint
+from tests.conftest import TEST_SECRET
 from tests.conftest import public_pem
 from tests.conftest import write_ed25519_key
 
@@ -128,7 +129,7 @@ def test_hs256_rotation_with_previous_secrets(make_app, database_url):
     rotated = make_app(
         database_url,
         JWT_SECRET=new_secret,
-        JWT_PREVIOUS_SECRETS="test-signing-secret-that-is-long-enough-0123456789",
+        JWT_PREVIOUS_SECRETS=TEST_SECRET,
     ).test_client()
     during = rotated.get("/auth/me", headers={"Authorization": f"Bearer {old_token}"})
     retired = make_app(database_url, JWT_SECRET=new_secret).test_client()

@@ -7,22 +7,6 @@ import logging
 from tests.conftest import PASSWORD
 
 
-def test_registering_a_taken_email_looks_like_success_and_changes_nothing(
-    client, user, login, database_state
-):
-    before = database_state()
-    body = {"email": user["email"].upper(), "password": "another password"}
-
-    response = client.post("/auth/register", json=body)
-
-    assert response.status_code == 201
-    assert set(response.json) == {"id", "email", "is_active", "created_at"}
-    assert response.json["email"] == user["email"]
-    assert response.json["id"] != user["id"]
-    assert database_state() == before
-    assert login(user)["access_token"]
-
-
 def test_login_failures_look_the_same_for_known_and_unknown_emails(client, user):
     known = client.post("/auth/login", json={"email": user["email"], "password": "wrong one"})
     unknown = client.post(

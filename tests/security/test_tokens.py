@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import TEST_SECRET
 from tests.conftest import public_pem
 from tests.conftest import write_ed25519_key
+from tests.test_security import protected_routes
 
 USER_SCOPE = "entries:read entries:write imports:write reports:read"
 NEW_ENTRY = {"date": "2026-11-02T09:00:00Z", "duration": 1.0, "project": "Mallory"}
@@ -81,7 +82,7 @@ def test_a_well_formed_forgery_with_our_secret_works(app, client, victim):
         ({"exp": None}, 'Token is missing the "exp" claim'),
         ({"iss": "someone-else"}, "Invalid issuer"),
         ({"aud": "another-api"}, "Audience doesn't match"),
-        ({"typ": "refresh"}, "The token must be of type access or service."),
+        ({"typ": "refresh"}, "An access token is required."),
         ({"scope": f"{USER_SCOPE} entries:any-user"}, "not those of a user token"),
         ({"client_id": "x"}, "not those of a user token"),
         ({"sub": "admin"}, "The token's subject is not a user."),
@@ -159,15 +160,16 @@ def eddsa_app(make_app, database_url, tmp_path):
     return make_app(database_url, JWT_ALGORITHM="EdDSA", JWT_PRIVATE_KEY_FILE=path), key
 
 
+@pytest.mark.parametrize("with_kid", [True, False])
 @pytest.mark.parametrize("secret", ["pem", "raw"])
-def test_key_confusion_hs256_with_the_public_key_is_401(eddsa_app, secret):
+def test_key_confusion_hs256_with_the_public_key_is_401(eddsa_app, secret, with_kid):
     app, key = eddsa_app
     client = app.test_client()
     body = {"email": "ann@example.com", "password": "correct horse battery"}
     user_id = client.post("/auth/register", json=body).json["id"]
     jwk = client.get("/.well-known/jwks.json").json["keys"][0]
     public = public_pem(key) if secret == "pem" else base64.urlsafe_b64decode(jwk["x"] + "=")
-    header = {"alg": "HS256", "typ": "JWT", "kid": jwk["kid"]}
+    header = {"alg": "HS256", "typ": "JWT", **({"kid": jwk["kid"]} if with_kid else {})}
 
     response = attack(client, forge(header, user_claims(user_id), public))
 
@@ -202,7 +204,7 @@ def test_a_refresh_token_is_not_an_access_token(client, victim, login, database_
     response = attack(client, refresh_token)
 
     assert response.status_code == 401
-    assert response.json["detail"] == "The token must be of type access or service."
+    assert response.json["detail"] == "An access token is required."
     assert database_state() == before
 
 
@@ -301,38 +303,6 @@ def test_a_narrowed_token_cannot_use_the_dropped_scope(
 
     assert response.status_code == 403
     assert "'entries:write'" in response.json["detail"]
-    assert database_state() == before
-
-
-PUBLIC_ENDPOINTS = {"static", "jwks.jwks"}
-PUBLIC_BLUEPRINTS = {"health", "auth"}
-
-
-def protected_routes(app) -> list[tuple[str, str]]:
-    """Every (method, path) of the app that is not public, from its URL map."""
-    return [
-        (method, rule.rule.replace("<uuid:entry_id>", str(uuid.uuid4())))
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint not in PUBLIC_ENDPOINTS
-        and rule.endpoint.split(".")[0] not in PUBLIC_BLUEPRINTS
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
-    ]
-
-
-def test_every_protected_route_is_401_without_a_valid_token(app, client, database_state):
-    before = database_state()
-    routes = protected_routes(app)
-
-    answers = {
-        (method, path): [
-            client.open(path, method=method, json={}, headers=headers).status_code
-            for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic x"})
-        ]
-        for method, path in routes
-    }
-
-    assert len(routes) >= 6
-    assert answers == {route: [401, 401, 401] for route in routes}
     assert database_state() == before
 
 
