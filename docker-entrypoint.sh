@@ -25,5 +25,12 @@ case "${MIGRATE_ON_START:-true}" in
         ;;
 esac
 
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    # The workers' metric files must not outlive a restart of the container.
+    log "emptying the metrics directory $PROMETHEUS_MULTIPROC_DIR"
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
+fi
+
 log "starting gunicorn"
 exec gunicorn -c gunicorn.conf.py wsgi:app

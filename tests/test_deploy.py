@@ -93,6 +93,7 @@ def test_runtime_environment_and_port():
 
     assert "PYTHONDONTWRITEBYTECODE=1" in env
     assert "PYTHONUNBUFFERED=1" in env
+    assert "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus" in env  # under the pod's /tmp emptyDir
     assert runtime_arguments("EXPOSE") == ["8000"]
 
 
