@@ -95,6 +95,16 @@ def test_serving_empties_the_metrics_directory_first(launch, empty_sqlite_url, t
     assert f"entrypoint: emptying the metrics directory {metrics}" in server.output()
 
 
+def test_arguments_get_the_metrics_directory_too(empty_sqlite_url, tmp_path):
+    metrics = tmp_path / "absent" / "prometheus"
+    env = server_env(empty_sqlite_url, free_port(), PROMETHEUS_MULTIPROC_DIR=metrics)
+
+    result = run_entrypoint("python", "-m", "service.migrate", "--check", env=env)
+
+    assert (result.returncode, result.stderr) == (1, "")
+    assert metrics.is_dir()
+
+
 def applied_names(url: str) -> list[str]:
     """Return the migration history of URL's database."""
     conn = psycopg2.connect(url, connect_timeout=3)
