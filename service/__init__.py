@@ -63,11 +63,13 @@ def register_blueprints(app: Flask) -> None:
     from service.api import auth
     from service.api import entries
     from service.api import health
+    from service.api import imports
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
+    app.register_blueprint(imports.bp)
 
 
 def register_commands(app: Flask) -> None:

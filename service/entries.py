@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import peewee
@@ -121,8 +120,8 @@ def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
     return duplicates
 
 
-def _existing(user_id: uuid.UUID, items: list[BulkEntry]) -> dict[tuple[str, str], tuple]:
-    keys = [peewee.Tuple(item.source, item.external_id) for item in items]
+def _existing(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple]:
+    keys = [peewee.Tuple(row["source"], row["external_id"]) for row in rows]
     query = (
         TimeEntry.select(
             TimeEntry.source,
@@ -138,39 +137,63 @@ def _existing(user_id: uuid.UUID, items: list[BulkEntry]) -> dict[tuple[str, str
     return {(row[0], row[1]): row[2:] for row in query}
 
 
-def _content(item: BulkEntry) -> tuple[datetime, float, str | None, str | None]:
-    return (item.date, item.duration, item.project, item.description)
-
-
 def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
     """Insert new and update changed entries by (source, external_id), in one transaction."""
+    return upsert_rows(user_id, [item.model_dump() for item in items])
+
+
+def upsert_rows(
+    user_id: uuid.UUID, rows: list[dict[str, Any]], *, dry_run: bool = False
+) -> UpsertCounts:
+    """Upsert already-valid entry dicts by (source, external_id) in one transaction.
+
+    Each row has source, external_id and the CONTENT_FIELDS; keys must not repeat.
+    With DRY_RUN the counts are computed and nothing is written.
+    """
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():
-        for start in range(0, len(items), UPSERT_CHUNK):
-            chunk = items[start : start + UPSERT_CHUNK]
+        for start in range(0, len(rows), UPSERT_CHUNK):
+            chunk = rows[start : start + UPSERT_CHUNK]
             existing = _existing(user_id, chunk)
-            rows = []
-            for item in chunk:
-                before = existing.get((item.source, item.external_id))
-                if before == _content(item):
+            changed = []
+            for row in chunk:
+                before = existing.get((row["source"], row["external_id"]))
+                if before == tuple(row[name] for name in CONTENT_FIELDS):
                     unchanged += 1
                     continue
                 created, updated = (
                     (created + 1, updated) if before is None else (created, updated + 1)
                 )
-                rows.append(
+                changed.append(
                     {
                         "id": uuid.uuid4(),
                         "user": user_id,
                         "created_at": now,
                         "updated_at": now,
-                        **item.model_dump(),
+                        **row,
                     }
                 )
-            if rows:
-                _upsert(rows)
+            if changed and not dry_run:
+                _upsert(changed)
     return UpsertCounts(created, updated, unchanged)
+
+
+def delete_by_keys(user_id: uuid.UUID, source: str, external_ids: list[str]) -> int:
+    """Delete the user's entries of SOURCE with these external ids; return how many went."""
+    deleted = 0
+    for start in range(0, len(external_ids), UPSERT_CHUNK):
+        chunk = external_ids[start : start + UPSERT_CHUNK]
+        deleted += (
+            TimeEntry.delete()
+            .where(
+                (TimeEntry.user == user_id)
+                & (TimeEntry.source == source)
+                & (TimeEntry.external_id.in_(chunk))
+            )
+            .execute()
+        )
+    return deleted
 
 
 def _upsert(rows: list[dict[str, Any]]) -> None:

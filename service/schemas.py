@@ -9,6 +9,9 @@ from datetime import UTC
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import Literal
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime
 from pydantic import BaseModel
@@ -180,3 +183,31 @@ def entry_json(entry: TimeEntry) -> dict[str, Any]:
         "created_at": iso(entry.created_at),
         "updated_at": iso(entry.updated_at),
     }
+
+
+class ImportOptions(Strict):
+    """The form fields of an upload besides the file (form text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    format: Literal["toggl_csv", "clockify_csv", "harvest_csv", "generic_csv"] | None = None
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+    dry_run: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """Return the timezone as a ZoneInfo."""
+        return zone(self.timezone)
+
+
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA zone NAME; an unknown name is a ValueError."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone name") from None
