@@ -64,16 +64,22 @@ def register_blueprints(app: Flask) -> None:
     from service.api import entries
     from service.api import health
     from service.api import imports
+    from service.api import integrations
+    from service.api import sync
 
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(integrations.bp)
+    app.register_blueprint(sync.bp)
 
 
 def register_commands(app: Flask) -> None:
-    """Add `flask migrate` (the locked runner) to the CLI."""
+    """Add `flask migrate` (the locked runner) and `flask sync` to the CLI."""
     from service.cli import migrate_command
+    from service.cli import sync_command
 
     app.cli.add_command(migrate_command)
+    app.cli.add_command(sync_command)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import peewee
@@ -204,3 +205,16 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
             TimeEntry.updated_at: peewee.EXCLUDED.updated_at,
         },
     ).execute()
+
+
+def external_ids_between(
+    user_id: uuid.UUID, source: str, start: datetime, end: datetime
+) -> list[str]:
+    """Return the external ids of the user's SOURCE entries starting in [START, END)."""
+    query = TimeEntry.select(TimeEntry.external_id).where(
+        (TimeEntry.user == user_id)
+        & (TimeEntry.source == source)
+        & (TimeEntry.date >= start)
+        & (TimeEntry.date < end)
+    )
+    return [external_id for (external_id,) in query.tuples()]

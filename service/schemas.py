@@ -6,6 +6,7 @@ import base64
 import binascii
 import uuid
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from typing import Annotated
 from typing import Any
@@ -20,8 +21,11 @@ from pydantic import EmailStr
 from pydantic import Field
 from pydantic import StringConstraints
 from pydantic import field_validator
+from pydantic import model_validator
 
 from service.errors import APIError
+from service.models import Integration
+from service.models import SyncState
 from service.models import TimeEntry
 from service.models import User
 
@@ -211,3 +215,105 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"{name!r} is not an IANA timezone name") from None
+
+
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
+
+
+class TogglIntegrationIn(Strict):
+    """Toggl Track credentials: the API token and, optionally, one workspace to sync."""
+
+    api_token: Secret
+    workspace_id: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _as_text(cls, value: int | None) -> str | None:
+        return None if value is None else str(value)
+
+
+class TempoIntegrationIn(Strict):
+    """Tempo credentials, the zone its start times are in, and an optional Jira to name issues."""
+
+    api_token: Secret
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+    jira_site: (
+        Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+", max_length=255)] | None
+    ) = None
+    jira_email: EmailStr | None = None
+    jira_token: Secret | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _jira_together(self) -> TempoIntegrationIn:
+        if (self.jira_site is None) != (self.jira_token is None):
+            raise ValueError("jira_site and jira_token go together")
+        if self.jira_site:
+            self.jira_site = self.jira_site.rstrip("/")
+        return self
+
+
+IntegrationIn = TogglIntegrationIn | TempoIntegrationIn
+INTEGRATION_SCHEMAS: dict[str, type[Strict]] = {
+    "toggl": TogglIntegrationIn,
+    "tempo": TempoIntegrationIn,
+}
+
+
+class SyncRequest(Strict):
+    """An optional range of days to (re)read; without it the sync continues from its cursor."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SyncRequest:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self
+
+
+def integration_json(integration: Integration) -> dict[str, Any]:
+    """Serialize an integration, never its tokens."""
+    body: dict[str, Any] = {"source": integration.source}
+    if integration.source == "toggl":
+        body["workspace_id"] = integration.workspace_id
+    else:
+        body.update(
+            timezone=integration.timezone,
+            jira_site=integration.jira_site,
+            jira_email=integration.jira_email,
+            has_jira_token=integration.jira_token_ciphertext is not None,
+        )
+    return {
+        **body,
+        "created_at": iso(integration.created_at),
+        "updated_at": iso(integration.updated_at),
+    }
+
+
+def sync_state_json(source: str, state: SyncState | None, configured: bool) -> dict[str, Any]:
+    """Serialize the sync status of one source (never run: nulls and zeros)."""
+
+    def when(value: datetime | None) -> str | None:
+        return None if value is None else iso(value)
+
+    counts = ("created", "updated", "unchanged", "deleted", "skipped")
+    return {
+        "source": source,
+        "configured": configured,
+        "running": state is not None and state.running_since is not None,
+        "last_started_at": when(state and state.last_started_at),
+        "last_finished_at": when(state and state.last_finished_at),
+        "last_status": state and state.last_status,
+        "last_error": state and state.last_error,
+        "cursor": state and state.cursor,
+        "counts": {name: getattr(state, name) if state else 0 for name in counts},
+    }
