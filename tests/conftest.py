@@ -19,6 +19,7 @@ from urllib.parse import urlunsplit
 import peewee
 import psycopg2
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -31,6 +32,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@1
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
 PASSWORD = "correct horse battery"
+INTEGRATIONS_KEY = Fernet.generate_key().decode()
 
 
 def with_database(url: str, name: str) -> str:
@@ -114,6 +116,7 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "JWT_SECRET": TEST_SECRET,
         "BCRYPT_ROUNDS": 4,
+        "INTEGRATIONS_KEY": INTEGRATIONS_KEY,
         "TESTING": True,
         **extra,
     }

@@ -21,6 +21,11 @@ require_auth(bp)
 use_database(bp)
 
 
+@bp.before_request
+def _require_key() -> None:
+    integrations.vault(current_app.config["INTEGRATIONS_KEY"])
+
+
 @bp.post("/<source>")
 def run_sync(source: str):
     """Pull and upsert the caller's entries from a source; optional `from`/`to` days."""

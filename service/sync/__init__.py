@@ -79,7 +79,7 @@ def write(user_id: uuid.UUID, source: str, pulled: Pulled) -> dict[str, int]:
             start, end, seen = pulled.reconcile
             gone.update(set(entries.external_ids_between(user_id, source, start, end)) - seen)
         deleted = entries.delete_by_keys(user_id, source, sorted(gone))
-    return {**counts, "deleted": deleted, "skipped": pulled.skipped}
+    return {**counts, "deleted": deleted, "skipped": len(pulled.skipped)}
 
 
 def run_sync(

@@ -74,16 +74,16 @@ class Pulled:
     cursor: str
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
-    skipped: int = 0
+    skipped: set[str] = field(default_factory=set)
     reconcile: tuple[datetime, datetime, set[str]] | None = None
 
     def add(self, source: str, external_id: str, start: datetime, seconds: float, **content):
-        """Keep one entry (the last seen copy wins); running, empty or >24 h ones are skipped."""
+        """Keep one entry (the last seen copy wins); empty or >24 h ones are skipped."""
         self.deleted.discard(external_id)
         if not 0 < seconds <= MAX_SECONDS:
-            self.rows.pop(external_id, None)
-            self.skipped += 1
+            self.skip(external_id)
             return
+        self.skipped.discard(external_id)
         self.rows[external_id] = {
             "source": source,
             "external_id": external_id,
@@ -93,7 +93,13 @@ class Pulled:
             "description": content.get("description") or None,
         }
 
+    def skip(self, external_id: str) -> None:
+        """Leave EXTERNAL_ID out of this run (running, empty, too long)."""
+        self.rows.pop(external_id, None)
+        self.skipped.add(external_id)
+
     def delete(self, external_id: str) -> None:
         """Note that the source deleted EXTERNAL_ID."""
         self.rows.pop(external_id, None)
+        self.skipped.discard(external_id)
         self.deleted.add(external_id)

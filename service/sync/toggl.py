@@ -100,7 +100,7 @@ def keep(pulled: Pulled, entry: dict[str, Any], workspace_id: str | None, projec
     start = datetime.fromisoformat(entry["start"]).astimezone(UTC)
     duration = entry.get("duration") or 0
     if entry.get("stop") is None or duration < 0:
-        pulled.skipped += 1
+        pulled.skip(external_id)
         return
     pulled.add(
         SOURCE,
