@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import peewee
+import psycopg2.extras
 
 from service.db import db
+from service.db import is_postgres
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
@@ -21,6 +23,15 @@ from service.schemas import decode_cursor
 from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
+UPSERT_COLUMNS = (
+    "id",
+    "user_id",
+    "source",
+    "external_id",
+    *CONTENT_FIELDS,
+    "created_at",
+    "updated_at",
+)
 UPSERT_CHUNK = 500
 
 
@@ -122,20 +133,26 @@ def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
 
 
 def _existing(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple]:
-    keys = [peewee.Tuple(row["source"], row["external_id"]) for row in rows]
-    query = (
-        TimeEntry.select(
-            TimeEntry.source,
-            TimeEntry.external_id,
-            *map(TimeEntry._meta.fields.get, CONTENT_FIELDS),
+    """Return the stored content of ROWS' keys; one `external_id IN` per source, so the
+    (user, source, external_id) index answers it (a row-value IN list is scanned)."""
+    by_source: dict[str, list[str]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row["external_id"])
+    found = {}
+    for source, external_ids in by_source.items():
+        query = (
+            TimeEntry.select(
+                TimeEntry.external_id, *map(TimeEntry._meta.fields.get, CONTENT_FIELDS)
+            )
+            .where(
+                (TimeEntry.user == user_id)
+                & (TimeEntry.source == source)
+                & (TimeEntry.external_id.in_(external_ids))
+            )
+            .tuples()
         )
-        .where(
-            (TimeEntry.user == user_id)
-            & (peewee.Tuple(TimeEntry.source, TimeEntry.external_id).in_(keys))
-        )
-        .tuples()
-    )
-    return {(row[0], row[1]): row[2:] for row in query}
+        found.update({(source, row[0]): row[1:] for row in query})
+    return found
 
 
 def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
@@ -198,13 +215,41 @@ def delete_by_keys(user_id: uuid.UUID, source: str, external_ids: list[str]) -> 
 
 
 def _upsert(rows: list[dict[str, Any]]) -> None:
-    TimeEntry.insert_many(rows).on_conflict(
-        conflict_target=[TimeEntry.user, TimeEntry.source, TimeEntry.external_id],
-        update={
-            **{TimeEntry._meta.fields[name]: peewee.EXCLUDED[name] for name in CONTENT_FIELDS},
-            TimeEntry.updated_at: peewee.EXCLUDED.updated_at,
-        },
-    ).execute()
+    """Write ROWS with one statement per chunk, skipping peewee's per-value query building.
+
+    Building an insert_many query costs ~0.3 s per 500 rows; the driver's own batching
+    (execute_values on PostgreSQL, executemany on SQLite) makes 100,000-row imports fast.
+    """
+    stamp, key, owner = TimeEntry.date.db_value, TimeEntry.id.db_value, TimeEntry.user.db_value
+    values = [
+        (
+            key(row["id"]),
+            owner(row["user"]),
+            row["source"],
+            row["external_id"],
+            stamp(row["date"]),
+            row["duration"],
+            row["project"],
+            row["description"],
+            stamp(row["created_at"]),
+            stamp(row["updated_at"]),
+        )
+        for row in rows
+    ]
+    cursor = db.cursor()
+    if is_postgres(db):
+        psycopg2.extras.execute_values(cursor, _upsert_sql("%s"), values, page_size=len(values))
+    else:
+        cursor.executemany(_upsert_sql(f"({', '.join('?' * len(UPSERT_COLUMNS))})"), values)
+
+
+def _upsert_sql(values: str) -> str:
+    columns = ", ".join(f'"{name}"' for name in UPSERT_COLUMNS)
+    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in (*CONTENT_FIELDS, "updated_at"))
+    return (
+        f'INSERT INTO "time_entries" ({columns}) VALUES {values} '  # noqa: S608 (names are ours)
+        f'ON CONFLICT ("user_id", "source", "external_id") DO UPDATE SET {updates}'
+    )
 
 
 def external_ids_between(

@@ -219,7 +219,16 @@ def entry_key(source: str, span: Span, seconds: int) -> str:
 
 
 def timed_span(fields: Fields, zone: ZoneInfo, duration_keys: tuple[str, ...]) -> Span:
-    """Read start date/time and the duration (or, without one, the end) of a row."""
+    """Read start date/time and the duration (or, without one, the end) of a row.
+
+    Project, description and identity come from the usual columns (`project`,
+    `description`, `email` or `user`), which Toggl and Clockify share.
+    """
+    content = {
+        "project": fields.get("project"),
+        "description": fields.get("description"),
+        "identity": fields.get("email", "user"),
+    }
     start_date = fields.require("start date")
     start = parse_moment(
         f"{start_date} {fields.require('start time')}", zone, fields.column("start date")
@@ -227,10 +236,11 @@ def timed_span(fields: Fields, zone: ZoneInfo, duration_keys: tuple[str, ...]) -
     duration_column = fields.column(*duration_keys)
     duration = fields.get(*duration_keys)
     if duration:
-        return Span(start, parse_hours(duration, duration_column), duration_column=duration_column)
+        seconds = parse_hours(duration, duration_column)
+        return Span(start, seconds, duration_column=duration_column, **content)
     end_time = fields.get("end time")
     if not end_time:
-        return Span(start, None)
+        return Span(start, None, **content)
     end_date = fields.get("end date") or start_date
     end = parse_moment(f"{end_date} {end_time}", zone, fields.column("end time"))
-    return Span(start, elapsed(start, end), duration_column=duration_column)
+    return Span(start, elapsed(start, end), duration_column=duration_column, **content)

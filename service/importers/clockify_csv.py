@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from zoneinfo import ZoneInfo
 
 from service.importers.base import CsvFormat
@@ -15,13 +14,7 @@ DURATION_COLUMNS = ("duration (h)", "duration (decimal)")
 
 def parse_row(fields: Fields, zone: ZoneInfo) -> Span:
     """Read one Clockify row: start, `Duration (h)` (or decimal), project, description."""
-    span = timed_span(fields, zone, DURATION_COLUMNS)
-    return dataclasses.replace(
-        span,
-        project=fields.get("project"),
-        description=fields.get("description"),
-        identity=fields.get("email", "user"),
-    )
+    return timed_span(fields, zone, DURATION_COLUMNS)
 
 
 FORMAT = CsvFormat(

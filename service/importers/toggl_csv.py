@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from zoneinfo import ZoneInfo
 
 from service.importers.base import CsvFormat
@@ -13,13 +12,7 @@ from service.importers.base import timed_span
 
 def parse_row(fields: Fields, zone: ZoneInfo) -> Span:
     """Read one Toggl row: start, `Duration` in any of Toggl's styles, project, description."""
-    span = timed_span(fields, zone, ("duration",))
-    return dataclasses.replace(
-        span,
-        project=fields.get("project"),
-        description=fields.get("description"),
-        identity=fields.get("email", "user"),
-    )
+    return timed_span(fields, zone, ("duration",))
 
 
 FORMAT = CsvFormat(
