@@ -33,6 +33,7 @@ UPSERT_COLUMNS = (
     "updated_at",
 )
 UPSERT_CHUNK = 500
+BIG_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -132,25 +133,25 @@ def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
     return duplicates
 
 
-def _existing(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple]:
-    """Return the stored content of ROWS' keys; one `external_id IN` per source, so the
-    (user, source, external_id) index answers it (a row-value IN list is scanned)."""
+def _existing(
+    user_id: uuid.UUID, rows: list[dict[str, Any]], *, whole_sources: bool = False
+) -> dict[tuple[str, str], tuple]:
+    """Return the stored content of ROWS' keys, asking per source with `external_id IN`.
+
+    WHOLE_SOURCES reads every stored entry of the sources instead: one linear pass for a
+    big batch, where per-chunk lookups can degrade to rescanning the (user, source) range
+    while the planner's statistics still describe a smaller table.
+    """
     by_source: dict[str, list[str]] = {}
     for row in rows:
         by_source.setdefault(row["source"], []).append(row["external_id"])
     found = {}
     for source, external_ids in by_source.items():
-        query = (
-            TimeEntry.select(
-                TimeEntry.external_id, *map(TimeEntry._meta.fields.get, CONTENT_FIELDS)
-            )
-            .where(
-                (TimeEntry.user == user_id)
-                & (TimeEntry.source == source)
-                & (TimeEntry.external_id.in_(external_ids))
-            )
-            .tuples()
-        )
+        where = (TimeEntry.user == user_id) & (TimeEntry.source == source)
+        if not whole_sources:
+            where &= TimeEntry.external_id.in_(external_ids)
+        columns = [TimeEntry.external_id, *map(TimeEntry._meta.fields.get, CONTENT_FIELDS)]
+        query = TimeEntry.select(*columns).where(where).tuples()
         found.update({(source, row[0]): row[1:] for row in query})
     return found
 
@@ -171,9 +172,10 @@ def upsert_rows(
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():
+        stored = _existing(user_id, rows, whole_sources=True) if len(rows) > BIG_BATCH else None
         for start in range(0, len(rows), UPSERT_CHUNK):
             chunk = rows[start : start + UPSERT_CHUNK]
-            existing = _existing(user_id, chunk)
+            existing = stored if stored is not None else _existing(user_id, chunk)
             changed = []
             for row in chunk:
                 before = existing.get((row["source"], row["external_id"]))
