@@ -81,7 +81,9 @@ def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
     if filters.cursor:
         date, entry_id = decode_cursor(filters.cursor)
         key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
-        query = query.where(key < peewee.Tuple(TimeEntry.date.to_value(date), entry_id))
+        query = query.where(
+            key < peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
+        )
     rows = list(query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1))
     if len(rows) <= filters.limit:
         return Page(rows, None)

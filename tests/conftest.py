@@ -30,7 +30,7 @@ from service.migrate import open_database
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-TEST_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
+TEST_SECRET = "test-signing-secret-" + "0123456789abcdef" * 3
 PASSWORD = "correct horse battery"
 INTEGRATIONS_KEY = Fernet.generate_key().decode()
 

@@ -1,0 +1,66 @@
+"""DATABASE_URL handling: pooled PostgreSQL, decoded passwords, SQLite pragmas."""
+
+from __future__ import annotations
+
+import peewee
+import pytest
+from playhouse.pool import PooledPostgresqlDatabase
+
+from service.db import make_database
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@127.0.0.1:5432/app",
+        "postgres://u@127.0.0.1:5432/app",
+        "postgresql+pool://u@127.0.0.1:5432/app",
+    ],
+)
+def test_postgresql_urls_are_pooled_by_default(url):
+    database = make_database(url, pool_size=7)
+
+    assert isinstance(database, PooledPostgresqlDatabase)
+    assert database._max_connections == 7
+    assert database.database == "app"
+
+
+def test_postgresql_passwords_are_percent_decoded():
+    database = make_database("postgresql://app:p%40ss%3Aw%25rd@db.internal:5432/tt")
+
+    assert database.connect_params["password"] == "p@ss:w%rd"
+    assert database.connect_params["host"] == "db.internal"
+
+
+def test_postgresql_connections_have_bounded_timeouts():
+    database = make_database("postgresql://u@h/app", connect_timeout=2, statement_timeout_ms=1500)
+
+    assert database.connect_params["connect_timeout"] == 2
+    assert database.connect_params["options"] == "-c statement_timeout=1500"
+
+
+def test_sqlite_file_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path):
+    database = make_database(f"sqlite:///{tmp_path / 'nested' / 'app.db'}")
+
+    with database.connection_context():
+        pragmas = {
+            name: database.execute_sql(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "foreign_keys", "busy_timeout")
+        }
+
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+    assert (tmp_path / "nested" / "app.db").exists()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://u@h/db"])
+def test_unusable_urls_are_refused(url):
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        make_database(url)
+
+
+def test_nothing_connects_until_asked():
+    database = make_database("postgresql://u@127.0.0.1:1/never")
+
+    assert database.is_closed()
+    with pytest.raises(peewee.OperationalError):
+        database.connect()

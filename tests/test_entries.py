@@ -1,0 +1,265 @@
+"""The caller's time entries: CRUD, ownership, keyset paging, filters and the bulk upsert."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+
+from service.models import TimeEntry
+
+
+def bulk_item(n: int, **fields) -> dict:
+    start = datetime(2026, 10, 1, 8, tzinfo=UTC) + timedelta(hours=n)
+    return {
+        "date": start.isoformat(),
+        "duration": 0.5,
+        "source": "toggl",
+        "external_id": str(4_000_000_000 + n),
+        "project": "Apollo",
+        **fields,
+    }
+
+
+def test_create_answers_201_with_location_and_the_entry(client, auth_headers):
+    body = {"date": "2026-11-02T10:00:00+01:00", "duration": 1.25, "description": "review"}
+
+    response = client.post("/api/entries", json=body, headers=auth_headers)
+
+    assert response.status_code == 201
+    assert response.headers["Location"] == f"/api/entries/{response.json['id']}"
+    assert response.json["date"] == "2026-11-02T09:00:00Z"
+    assert response.json["duration"] == 1.25
+    assert response.json["source"] == "manual"
+
+
+def test_get_patch_delete_round_trip(client, auth_headers, make_entry):
+    entry = make_entry()
+    url = f"/api/entries/{entry['id']}"
+
+    patched = client.patch(url, json={"project": None, "duration": 2}, headers=auth_headers)
+    fetched = client.get(url, headers=auth_headers)
+    deleted = client.delete(url, headers=auth_headers)
+    gone = client.get(url, headers=auth_headers)
+
+    assert patched.status_code == 200
+    assert patched.json["project"] is None
+    assert patched.json["duration"] == 2
+    assert fetched.json == patched.json
+    assert deleted.status_code == 204
+    assert gone.status_code == 404
+
+
+def test_another_users_entry_does_not_exist_for_you(client, make_user, headers_for, make_entry):
+    entry = make_entry()
+    intruder = headers_for(make_user())
+    url = f"/api/entries/{entry['id']}"
+
+    answers = [
+        client.get(url, headers=intruder).status_code,
+        client.patch(url, json={"duration": 3}, headers=intruder).status_code,
+        client.delete(url, headers=intruder).status_code,
+    ]
+
+    assert answers == [404, 404, 404]
+    assert TimeEntry.get_by_id(uuid.UUID(entry["id"])).duration == 1.5
+    assert client.get("/api/entries", headers=intruder).json["items"] == []
+
+
+def test_list_is_newest_first_and_filtered(client, auth_headers, make_entry):
+    make_entry(date="2026-11-01T09:00:00Z", project="Apollo")
+    make_entry(date="2026-11-03T09:00:00Z", project="Gemini", source="harvest")
+    make_entry(date="2026-11-05T09:00:00Z", project="Apollo")
+
+    everything = client.get("/api/entries", headers=auth_headers).json["items"]
+    window = client.get(
+        "/api/entries?from=2026-11-02T00:00:00Z&to=2026-11-05T09:00:00Z", headers=auth_headers
+    ).json["items"]
+    apollo = client.get("/api/entries?project=Apollo", headers=auth_headers).json["items"]
+    harvest = client.get("/api/entries?source=harvest", headers=auth_headers).json["items"]
+
+    assert [e["date"][:10] for e in everything] == ["2026-11-05", "2026-11-03", "2026-11-01"]
+    assert [e["project"] for e in window] == ["Gemini"]
+    assert [e["date"][:10] for e in apollo] == ["2026-11-05", "2026-11-01"]
+    assert [e["project"] for e in harvest] == ["Gemini"]
+
+
+def test_pages_visit_every_entry_once_even_while_entries_are_added(
+    client, auth_headers, make_entry
+):
+    existing = [make_entry(date="2026-11-02T09:00:00Z", description=f"tie {n}") for n in range(7)]
+    existing += [make_entry(date=f"2026-11-0{n + 3}T09:00:00Z") for n in range(5)]
+    seen, cursor, pages = [], None, 0
+
+    while pages == 0 or cursor is not None:
+        query = "?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(f"/api/entries{query}", headers=auth_headers).json
+        seen += [e["id"] for e in page["items"]]
+        cursor, pages = page["next_cursor"], pages + 1
+        if pages == 2:
+            newer = make_entry(date="2026-12-01T09:00:00Z", description="newer than the cursor")
+
+    assert len(seen) == len(set(seen))
+    assert set(seen) >= {e["id"] for e in existing}
+    assert newer["id"] not in seen
+    assert pages == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("limit=0", 422),
+        ("limit=501", 422),
+        ("limit=99999999999999999999", 422),
+        ("limit=ten", 422),
+        ("from=2026-11-01", 422),
+        ("from=yesterday", 422),
+        ("source=Not A Slug", 422),
+        ("cursor=bm90IGEgY3Vyc29y", 400),
+        ("cursor=%FF%FE", 400),
+        ("sort=date", 422),
+    ],
+)
+def test_bad_list_queries_are_4xx_problems(client, auth_headers, query, status):
+    response = client.get(f"/api/entries?{query}", headers=auth_headers)
+
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"date": "2026-11-02T10:00:00", "duration": 1}, "date"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": True}, "duration"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": "1"}, "duration"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": 0}, "duration"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": -1}, "duration"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": 24.01}, "duration"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": 1e308}, "duration"),
+        ({"date": "0001-01-01T00:00:00Z", "duration": 1}, "date"),
+        ({"date": "9999-12-31T00:00:00Z", "duration": 1}, "date"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": 1, "user": "someone"}, "user"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": 1, "source": "Toggl!"}, "source"),
+        ({"date": "2026-11-02T10:00:00Z", "duration": 1, "project": "p" * 256}, "project"),
+        ({"duration": 1}, "date"),
+    ],
+)
+def test_invalid_entries_are_422_naming_the_field_and_store_nothing(
+    client, auth_headers, body, field
+):
+    response = client.post("/api/entries", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json["errors"]]
+    assert TimeEntry.select().count() == 0
+
+
+@pytest.mark.parametrize(
+    "body", [{"date": None}, {"duration": None}, {"id": "x"}, {"duration": 30}]
+)
+def test_invalid_patches_change_nothing(client, auth_headers, make_entry, body):
+    entry = make_entry()
+
+    response = client.patch(f"/api/entries/{entry['id']}", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert client.get(f"/api/entries/{entry['id']}", headers=auth_headers).json == entry
+
+
+def test_an_external_id_is_unique_per_source(client, auth_headers, make_entry):
+    make_entry(source="toggl", external_id="42")
+
+    response = client.post(
+        "/api/entries",
+        json={
+            "date": "2026-11-02T10:00:00Z",
+            "duration": 1,
+            "source": "toggl",
+            "external_id": "42",
+        },
+        headers=auth_headers,
+    )
+
+    assert response.status_code == 409
+    assert TimeEntry.select().count() == 1
+
+
+def test_bulk_upsert_creates_then_updates_then_leaves_alone(client, auth_headers):
+    batch = [bulk_item(n) for n in range(5)]
+    changed = [*batch[:3], *(bulk_item(n, duration=2.0) for n in (3, 4)), bulk_item(5)]
+
+    first = client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+    again = client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+    third = client.put("/api/entries/bulk", json={"entries": changed}, headers=auth_headers)
+
+    assert first.json == {"created": 5, "updated": 0, "unchanged": 0}
+    assert again.json == {"created": 0, "updated": 0, "unchanged": 5}
+    assert third.json == {"created": 1, "updated": 2, "unchanged": 3}
+    assert TimeEntry.select().count() == 6
+    assert TimeEntry.get(TimeEntry.external_id == "4000000004").duration == 2.0
+
+
+def test_sending_the_same_batch_twice_changes_no_row(client, auth_headers):
+    batch = [bulk_item(n) for n in range(3)]
+    client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+    before = sorted((e.id, e.updated_at) for e in TimeEntry.select())
+
+    client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+
+    assert sorted((e.id, e.updated_at) for e in TimeEntry.select()) == before
+
+
+def test_bulk_upsert_is_scoped_to_the_caller(client, auth_headers, make_user, headers_for):
+    other = headers_for(make_user())
+    client.put("/api/entries/bulk", json={"entries": [bulk_item(1)]}, headers=other)
+
+    response = client.put(
+        "/api/entries/bulk", json={"entries": [bulk_item(1)]}, headers=auth_headers
+    )
+
+    assert response.json == {"created": 1, "updated": 0, "unchanged": 0}
+    assert TimeEntry.select().count() == 2
+
+
+def test_a_bulk_batch_with_bad_items_lists_every_one_and_writes_nothing(client, auth_headers):
+    batch = [bulk_item(0), bulk_item(1, duration=-1), bulk_item(2), bulk_item(3, external_id=None)]
+
+    response = client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+
+    assert response.status_code == 422
+    fields = sorted(e["field"] for e in response.json["errors"])
+    assert fields == ["entries.1.duration", "entries.3.external_id"]
+    assert TimeEntry.select().count() == 0
+
+
+def test_a_bulk_batch_naming_an_entry_twice_is_refused(client, auth_headers):
+    batch = [bulk_item(0), bulk_item(1), bulk_item(0, duration=3.0)]
+
+    response = client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json["errors"]] == ["entries.2.external_id"]
+    assert TimeEntry.select().count() == 0
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+def test_bulk_batches_hold_1_to_1000_entries(client, auth_headers, count):
+    batch = [bulk_item(n) for n in range(count)]
+
+    response = client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert TimeEntry.select().count() == 0
+
+
+def test_a_full_batch_of_1000_is_stored(client, auth_headers):
+    batch = [bulk_item(n) for n in range(1000)]
+
+    response = client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+
+    assert response.json == {"created": 1000, "updated": 0, "unchanged": 0}
+    assert TimeEntry.select().count() == 1000
