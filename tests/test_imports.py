@@ -214,9 +214,3 @@ def test_a_file_over_the_row_limit_is_422(upload_with):
 
     assert response.status_code == 422
     assert response.json["detail"] == "The file has more than 2 rows; split it."
-
-
-def test_imports_need_a_token(client):
-    response = client.post("/api/imports", data={"file": (io.BytesIO(TOGGL), "x.csv")})
-
-    assert response.status_code == 401

@@ -5,10 +5,16 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from werkzeug import Response
+
+from service.db import db
+from service.models import utcnow
+from service.sync import claim
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOGGL_PAGE = json.loads((FIXTURES / "toggl_v9_me_time_entries.reconstructed.json").read_text())
@@ -291,3 +297,46 @@ def test_the_cli_syncs_every_user_with_credentials(app, toggl, entries):
     assert result.exit_code == 0, result.output
     assert "ok (created 1" in result.output
     assert len(entries("toggl")) == 1
+
+
+def test_a_run_that_died_is_taken_over_after_the_stale_timeout(app, user):
+    user_id = uuid.UUID(user["id"])
+    began = utcnow()
+
+    with db.connection_context():
+        first = claim(user_id, "toggl", 60, began)
+        while_fresh = claim(user_id, "toggl", 60, began + timedelta(seconds=30))
+        once_stale = claim(user_id, "toggl", 60, began + timedelta(seconds=61))
+
+    assert (first, while_fresh, once_stale) == (True, False, True)
+
+
+def test_a_tempo_next_page_on_another_host_is_not_followed(client, auth_headers, server, entries):
+    body = {"api_token": "tempo-secret"}
+    client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+    elsewhere = copy.deepcopy(TEMPO_FIRST)
+    server.expect_request(WORKLOGS).respond_with_json(elsewhere)
+
+    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 502
+    assert "another host" in response.json["detail"]
+    assert entries("tempo") == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/imports"),
+        ("get", "/api/integrations"),
+        ("get", "/api/integrations/toggl"),
+        ("put", "/api/integrations/toggl"),
+        ("delete", "/api/integrations/toggl"),
+        ("post", "/api/sync/toggl"),
+        ("get", "/api/sync/status"),
+    ],
+)
+def test_imports_integrations_and_sync_need_a_token(client, method, path):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 401
