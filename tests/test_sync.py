@@ -138,6 +138,20 @@ def test_a_later_toggl_sync_asks_since_the_cursor_and_applies_deletions(
     assert [row[0] for row in entries("toggl")] == ["3412345678"]
 
 
+def test_a_toggl_workspace_id_keeps_only_that_workspaces_entries(
+    client, auth_headers, toggl, entries
+):
+    body = {"api_token": "toggl-secret", "workspace_id": 999}
+    client.put("/api/integrations/toggl", json=body, headers=auth_headers)
+    other = {**TOGGL_PAGE[0], "id": 1, "workspace_id": 999, "wid": 999, "project_id": None}
+    toggl.expect_request(ENTRIES).respond_with_handler(pages([TOGGL_PAGE[0], other]))
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.json["created"] == 1
+    assert entries("toggl") == [("1", "2024-03-04T09:23:00Z", 3601 / 3600, None)]
+
+
 def test_a_toggl_429_is_retried_after_the_wait_it_asks_for(client, auth_headers, toggl):
     toggl.expect_oneshot_request(ENTRIES).respond_with_json(
         {}, status=429, headers={"Retry-After": "1"}

@@ -21,6 +21,7 @@ from service.sync import toggl
 from service.sync.http import SourceError
 from service.sync.pull import Credentials
 from service.sync.pull import Pulled
+from service.sync.pull import Run
 from service.sync.pull import SyncSettings
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def run_sync(
         raise APIError(409, f"A {label} sync of this user is already running.")
     try:
         cursor = SyncState.get((SyncState.user == user_id) & (SyncState.source == source)).cursor
-        pulled = PULLERS[source](creds, settings, cursor, start, end, now)
+        pulled = PULLERS[source](creds, settings, Run(cursor, start, end, now))
         counts = write(user_id, source, pulled)
     except SourceError as exc:
         finish(user_id, source, last_status="failed", last_error=str(exc))

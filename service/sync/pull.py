@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import date
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,21 @@ class SyncSettings:
     def fetcher(self, name: str, session: requests.Session) -> Fetcher:
         """Return a Fetcher for SESSION with these timeouts and retries."""
         return Fetcher(name, session, self.timeout, self.max_retries, self.max_wait)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's position: the cursor of the last run, the days asked for, the start time."""
+
+    cursor: str | None
+    start: date | None
+    end: date | None
+    now: datetime
+
+    @property
+    def continues(self) -> bool:
+        """Tell whether the run goes on from the cursor (no days asked for, not the first)."""
+        return bool(self.cursor) and self.start is None and self.end is None
 
 
 @dataclass(frozen=True)

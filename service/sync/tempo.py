@@ -17,6 +17,7 @@ from service.sync.http import Fetcher
 from service.sync.http import SourceError
 from service.sync.pull import Credentials
 from service.sync.pull import Pulled
+from service.sync.pull import Run
 from service.sync.pull import SyncSettings
 
 SOURCE = "tempo"
@@ -71,28 +72,22 @@ def day_span(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetim
     return start, end
 
 
-def pull(
-    credentials: Credentials,
-    settings: SyncSettings,
-    cursor: str | None,
-    start: date | None,
-    end: date | None,
-    now: datetime,
-) -> Pulled:
+def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
     """Read what changed since CURSOR, then re-read a recent window to find deletions."""
     zone = ZoneInfo(credentials.timezone)
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {credentials.token}"
     fetcher = settings.fetcher("Tempo", session)
-    today = now.astimezone(zone).date()
-    first = start or today - timedelta(days=settings.history_days)
-    last = end or today
+    today = run.now.astimezone(zone).date()
+    first = run.start or today - timedelta(days=settings.history_days)
+    last = run.end or today
     window = {"from": first.isoformat(), "to": last.isoformat(), "limit": settings.page_size}
     issues = Issues(credentials, settings)
-    pulled = Pulled(cursor=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    pulled = Pulled(cursor=run.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     recent = first
-    if cursor and start is None and end is None:
-        for worklog in worklogs(fetcher, settings.tempo_url, {**window, "updatedFrom": cursor}):
+    if run.continues:
+        changed = {**window, "updatedFrom": run.cursor}
+        for worklog in worklogs(fetcher, settings.tempo_url, changed):
             keep(pulled, worklog, zone, issues)
         recent = max(first, today - timedelta(days=settings.reconcile_days))
     seen = set()

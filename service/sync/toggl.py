@@ -14,6 +14,7 @@ from service.sync.http import Fetcher
 from service.sync.http import SourceError
 from service.sync.pull import Credentials
 from service.sync.pull import Pulled
+from service.sync.pull import Run
 from service.sync.pull import SyncSettings
 
 SOURCE = "toggl"
@@ -54,24 +55,18 @@ def windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
     return spans
 
 
-def pull(
-    credentials: Credentials,
-    settings: SyncSettings,
-    cursor: str | None,
-    start: date | None,
-    end: date | None,
-    now: datetime,
-) -> Pulled:
+def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
     """Read changes since CURSOR (deletions too), or walk date windows on a first/ranged run."""
     session = requests.Session()
     session.auth = (credentials.token, "api_token")
     fetcher = settings.fetcher("Toggl", session)
     url = f"{settings.toggl_url}/api/v9/me/time_entries"
-    if cursor and start is None and end is None:
-        pages = [fetcher.get_json(url, {"since": cursor, "meta": "true"})]
+    now = run.now
+    if run.continues:
+        pages = [fetcher.get_json(url, {"since": run.cursor, "meta": "true"})]
     else:
-        first = start or (now.date() - timedelta(days=settings.history_days))
-        spans = windows(first, end or now.date(), settings.window_days)
+        first = run.start or (now.date() - timedelta(days=settings.history_days))
+        spans = windows(first, run.end or now.date(), settings.window_days)
         pages = [
             fetcher.get_json(
                 url, {"start_date": a.isoformat(), "end_date": b.isoformat(), "meta": "true"}
