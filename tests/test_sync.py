@@ -143,7 +143,14 @@ def test_a_toggl_workspace_id_keeps_only_that_workspaces_entries(
 ):
     body = {"api_token": "toggl-secret", "workspace_id": 999}
     client.put("/api/integrations/toggl", json=body, headers=auth_headers)
-    other = {**TOGGL_PAGE[0], "id": 1, "workspace_id": 999, "wid": 999, "project_id": None}
+    other = {
+        **TOGGL_PAGE[0],
+        "id": 1,
+        "workspace_id": 999,
+        "wid": 999,
+        "project_id": None,
+        "pid": None,
+    }
     toggl.expect_request(ENTRIES).respond_with_handler(pages([TOGGL_PAGE[0], other]))
 
     response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
