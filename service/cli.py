@@ -35,9 +35,12 @@ def sync_command(source: str, all_users: bool, emails: tuple[str, ...]) -> None:
     if all_users == bool(emails):
         raise click.UsageError("name users with --user EMAIL, or pass --all-users")
     settings = SyncSettings.from_config(current_app.config)
+    try:
+        keys = integrations.vault(current_app.config["INTEGRATIONS_KEY"])
+    except APIError as exc:
+        raise click.ClickException(exc.detail) from None
     failures = 0
     with db.connection_context():
-        keys = integrations.vault(current_app.config["INTEGRATIONS_KEY"])
         users = sync.users_with(source) if all_users else accounts_by_email(emails)
         for user_id in users:
             try:

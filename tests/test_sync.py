@@ -320,6 +320,15 @@ def test_the_cli_syncs_every_user_with_credentials(app, toggl, entries):
     assert len(entries("toggl")) == 1
 
 
+def test_the_cli_without_an_integrations_key_says_so(make_app, database_url):
+    app = make_app(database_url, INTEGRATIONS_KEY="")
+
+    result = app.test_cli_runner().invoke(args=["sync", "tempo", "--all-users"])
+
+    assert result.exit_code == 1
+    assert "INTEGRATIONS_KEY" in result.output
+
+
 def test_a_run_that_died_is_taken_over_after_the_stale_timeout(app, user):
     user_id = uuid.UUID(user["id"])
     began = utcnow()
