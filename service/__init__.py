@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
+from service import logs
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
+from service.observability import init_observability
 from service.security import Passwords
 from service.security import Tokens
 
@@ -22,6 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     init_db(app)
     init_security(app)
+    init_observability(app)
     register_error_handlers(app)
     register_blueprints(app)
     register_commands(app)
@@ -39,9 +41,8 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    """Send the service's logs to stdout at LOG_LEVEL."""
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
+    """Send every log line to stdout (JSON unless LOG_FORMAT=text) at LOG_LEVEL."""
+    logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
 
 
 def init_security(app: Flask) -> None:
@@ -61,16 +62,23 @@ def register_blueprints(app: Flask) -> None:
     # Imported here, not at the top, so `python -m service.migrate` can run without
     # the package having imported service.migrate already (runpy warns about that).
     from service.api import auth
+    from service.api import docs
     from service.api import entries
     from service.api import health
     from service.api import imports
     from service.api import integrations
+    from service.api import metrics
+    from service.api import reports
     from service.api import sync
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    if app.config["METRICS_ENABLED"]:
+        app.register_blueprint(metrics.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(integrations.bp)
     app.register_blueprint(sync.bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -23,6 +24,8 @@ ACCESS = "access"
 REFRESH = "refresh"
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
+
+_protected: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
 
 class Passwords:
@@ -126,6 +129,12 @@ def _require_access_token() -> None:
 def require_auth(blueprint: Blueprint) -> None:
     """Make every route of BLUEPRINT require a valid access token; g.user_id is its user."""
     blueprint.before_request(_require_access_token)
+    _protected.add(blueprint)
+
+
+def is_protected(blueprint: Blueprint) -> bool:
+    """Tell whether BLUEPRINT's routes require a token (the contract marks them so)."""
+    return blueprint in _protected
 
 
 def current_user_id() -> uuid.UUID:

@@ -9,9 +9,11 @@ where it fails.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
@@ -33,6 +35,8 @@ REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_SECRET = "test-signing-secret-" + "0123456789abcdef" * 3
 PASSWORD = "correct horse battery"
 INTEGRATIONS_KEY = Fernet.generate_key().decode()
+# Source APIs default to a closed local port, so no test (fuzzers included) leaves 127.0.0.1.
+NOWHERE = "http://127.0.0.1:9"
 
 
 def with_database(url: str, name: str) -> str:
@@ -117,6 +121,8 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "JWT_SECRET": TEST_SECRET,
         "BCRYPT_ROUNDS": 4,
         "INTEGRATIONS_KEY": INTEGRATIONS_KEY,
+        "TOGGL_API_URL": NOWHERE,
+        "TEMPO_API_URL": NOWHERE,
         "TESTING": True,
         **extra,
     }
@@ -210,3 +216,27 @@ def make_entry(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..
         return response.json
 
     return create
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start real processes from the repository root; kill any still running at the end."""
+    from tests.servers import ROOT
+    from tests.servers import Server
+
+    servers: list[Server] = []
+
+    def start(args: list[str], env: dict[str, str]) -> Server:
+        log_path = tmp_path / f"server-{len(servers)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        servers.append(Server(process, log_path, int(env["PORT"])))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+        server.process.wait(timeout=10)

@@ -23,6 +23,8 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.refresh",
     "auth.logout",
+    "docs.openapi",
+    "metrics.metrics",
     "static",
 }
 

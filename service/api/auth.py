@@ -9,9 +9,12 @@ from flask import request
 
 from service import accounts
 from service.db import use_database
+from service.openapi import documented
+from service.schemas import Account
 from service.schemas import Credentials
 from service.schemas import RefreshRequest
 from service.schemas import Registration
+from service.schemas import TokenPair
 from service.schemas import user_json
 from service.security import current_user_id
 from service.security import require_auth
@@ -33,6 +36,7 @@ def _tokens():
 
 
 @bp.post("/register")
+@documented({201: Account}, body=Registration, errors=(409,))
 def register():
     """Create an account."""
     body = Registration.model_validate_json(request.get_data())
@@ -41,6 +45,7 @@ def register():
 
 
 @bp.post("/login")
+@documented({200: TokenPair}, body=Credentials, errors=(401,))
 def login():
     """Exchange email and password for an access and a refresh token."""
     body = Credentials.model_validate_json(request.get_data())
@@ -48,6 +53,7 @@ def login():
 
 
 @bp.post("/refresh")
+@documented({200: TokenPair}, body=RefreshRequest, errors=(401,))
 def refresh():
     """Rotate a refresh token into a new pair of tokens."""
     body = RefreshRequest.model_validate_json(request.get_data())
@@ -55,6 +61,7 @@ def refresh():
 
 
 @bp.post("/logout")
+@documented({204: None}, body=RefreshRequest, errors=(401,))
 def logout():
     """Revoke a refresh token."""
     body = RefreshRequest.model_validate_json(request.get_data())
@@ -63,6 +70,7 @@ def logout():
 
 
 @me_bp.get("/me")
+@documented({200: Account})
 def me():
     """Return the signed-in user."""
     return jsonify(user_json(accounts.get_active_user(current_user_id())))

@@ -10,7 +10,10 @@ from flask import request
 from service import importers
 from service.db import use_database
 from service.errors import APIError
+from service.openapi import documented
 from service.schemas import ImportOptions
+from service.schemas import ImportOutcome
+from service.schemas import ImportUpload
 from service.security import current_user_id
 from service.security import require_auth
 
@@ -43,6 +46,7 @@ def _uploaded_bytes() -> bytes:
 
 
 @bp.post("")
+@documented({200: ImportOutcome}, form=ImportUpload)
 def create_import():
     """Import an export file into the caller's entries: all rows or none, never twice."""
     options = ImportOptions.model_validate(request.form.to_dict())

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from zoneinfo import ZoneInfo
 
 from service import entries
+from service import metrics
 from service.errors import APIError
 from service.importers import clockify_csv
 from service.importers import generic_csv
@@ -31,6 +33,7 @@ MAX_SECONDS = 24 * 3600
 MAX_PROJECT = 255
 MAX_DESCRIPTION = 10_000
 MAX_EXTERNAL_ID = 255
+SOURCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 def detect(names: set[str]) -> CsvFormat:
@@ -100,12 +103,16 @@ def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, ob
     if seconds > MAX_SECONDS:
         raise RowInvalid(span.duration_column, "lasts more than 24 hours")
     check_lengths(span)
+    source = span.source or source
+    if not SOURCE.fullmatch(source):
+        raise RowInvalid("source", "is not a lowercase slug of at most 32 characters")
     key = span.external_id or entry_key(source, span, seconds)
-    seen[key] += 1
-    if seen[key] > 1:
+    seen[f"{source}\x1f{key}"] += 1
+    repeats = seen[f"{source}\x1f{key}"]
+    if repeats > 1:
         if span.external_id:
-            raise RowInvalid("external_id", "repeats the external_id of an earlier row")
-        key = f"{key}-{seen[key]}"
+            raise RowInvalid("external_id", "repeats the source and external_id of an earlier row")
+        key = f"{key}-{repeats}"
     return {
         "source": source,
         "external_id": key,
@@ -136,14 +143,20 @@ def import_file(
     dry_run: bool = False,
 ) -> dict[str, object]:
     """Parse DATA and upsert its entries for the user, all or nothing; return what happened."""
-    result = parse_file(data, format_name=format_name, zone=zone, max_rows=max_rows)
+    try:
+        result = parse_file(data, format_name=format_name, zone=zone, max_rows=max_rows)
+    except APIError:
+        metrics.record_import("rejected")
+        raise
     if result.errors:
+        metrics.record_import("rejected")
         raise APIError(
             422,
             f"{len(result.errors)} rows of the file are invalid; nothing was imported.",
             errors=[error.as_dict() for error in result.errors],
         )
     counts = entries.upsert_rows(user_id, result.entries, dry_run=dry_run)
+    metrics.record_import("dry_run" if dry_run else "succeeded")
     return {
         "format": result.format,
         "source": result.source,

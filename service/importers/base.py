@@ -61,6 +61,7 @@ class Span:
     identity: str = ""
     external_id: str | None = None
     duration_column: str | None = None
+    source: str | None = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Our own plain CSV: ISO-8601 `start`, then `end` or `duration`, optional `external_id`."""
+"""Our own plain CSV: ISO-8601 `start`, then `end` or `duration`; optional `external_id` and
+`source` (so the service's own CSV export re-imports onto the entries it came from)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def parse_row(fields: Fields, zone: ZoneInfo) -> Span:
         identity=fields.get("user_email", "email"),
         external_id=fields.get("external_id") or None,
         duration_column=duration_column,
+        source=fields.get("source") or None,
     )
 
 

@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 from service import entries
+from service import integrations
+from service import metrics
 from service.db import db
 from service.errors import APIError
 from service.integrations import Vault
@@ -27,7 +29,7 @@ from service.sync.pull import SyncSettings
 log = logging.getLogger(__name__)
 
 PULLERS = {"toggl": toggl.pull, "tempo": tempo.pull}
-SOURCES = tuple(PULLERS)
+SOURCES = integrations.SOURCES
 LABELS = {"toggl": "Toggl", "tempo": "Tempo"}
 
 
@@ -101,6 +103,7 @@ def run_sync(
     creds = credentials(integration, keys)
     now = utcnow()
     if not claim(user_id, source, settings.stale_after, now):
+        metrics.record_sync(source, "busy")
         raise APIError(409, f"A {label} sync of this user is already running.")
     try:
         cursor = SyncState.get((SyncState.user == user_id) & (SyncState.source == source)).cursor
@@ -108,11 +111,14 @@ def run_sync(
         counts = write(user_id, source, pulled)
     except SourceError as exc:
         finish(user_id, source, last_status="failed", last_error=str(exc))
+        metrics.record_sync(source, "failed")
         raise APIError(502, f"The {label} sync failed and changed nothing: {exc}") from None
     except Exception:
         finish(user_id, source, last_status="failed", last_error="internal error")
+        metrics.record_sync(source, "failed")
         raise
     finish(user_id, source, last_status="ok", last_error=None, cursor=pulled.cursor, **counts)
+    metrics.record_sync(source, "succeeded")
     return {"source": source, "status": "ok", "cursor": pulled.cursor, **counts}
 
 
