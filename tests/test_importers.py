@@ -191,6 +191,16 @@ def test_a_plain_csv_row_needs_an_end_or_a_duration():
     assert [(e.line, e.column) for e in result.errors] == [(2, "end")]
 
 
+def test_a_plain_csv_source_column_is_kept_and_must_be_a_slug():
+    data = "start,duration,source,external_id\n2024-03-04T09:00:00Z,1,toggl,77\n"
+
+    kept = parse(data)
+    bad = parse(data.replace("toggl", "Not A Source"))
+
+    assert [(e["source"], e["external_id"]) for e in kept.entries] == [("toggl", "77")]
+    assert [(e.line, e.column) for e in bad.errors] == [(2, "source")]
+
+
 def test_naive_times_are_local_to_the_zone_given_and_offsets_win():
     data = "start,duration\n2024-07-01T09:00:00,1\n2024-07-01T09:00:00-05:00,1\n"
 
