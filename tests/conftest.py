@@ -242,6 +242,8 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         if server.process.poll() is None:
             server.process.kill()
         server.process.wait(timeout=10)
+
+
 def write_ed25519_key(path) -> tuple[str, Ed25519PrivateKey]:
     """Write a new Ed25519 private key as PEM to PATH; return the path and the key."""
     key = Ed25519PrivateKey.generate()
