@@ -88,3 +88,9 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, drain_then_stop)
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+# Refuse oversized request lines and headers before the application sees them.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190

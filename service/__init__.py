@@ -11,7 +11,13 @@ from service import logs
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
+from service.hardening import init_hardening
+from service.keys import KeyRing
 from service.observability import init_observability
+from service.ratelimit import init_rate_limits
+from service.security import ACCESS
+from service.security import REFRESH
+from service.security import SERVICE
 from service.security import Passwords
 from service.security import Tokens
 
@@ -26,6 +32,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     init_observability(app)
     register_error_handlers(app)
     register_blueprints(app)
+    init_rate_limits(app)
+    init_hardening(app)
     register_commands(app)
     return app
 
@@ -46,19 +54,22 @@ def configure_logging(app: Flask) -> None:
 
 
 def init_security(app: Flask) -> None:
-    """Set up password hashing and token signing from the settings."""
+    """Set up password hashing, and token signing with the key ring, from the settings."""
     app.extensions["passwords"] = Passwords(app.config["BCRYPT_ROUNDS"])
     app.extensions["tokens"] = Tokens(
-        app.config["JWT_SECRET"],
+        KeyRing.from_config(app.config),
         issuer=app.config["JWT_ISSUER"],
         audience=app.config["JWT_AUDIENCE"],
-        access_ttl=app.config["ACCESS_TOKEN_TTL"],
-        refresh_ttl=app.config["REFRESH_TOKEN_TTL"],
+        ttl={
+            ACCESS: app.config["ACCESS_TOKEN_TTL"],
+            REFRESH: app.config["REFRESH_TOKEN_TTL"],
+            SERVICE: app.config["SERVICE_TOKEN_TTL"],
+        },
     )
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register the health probes first, then the protected API."""
+    """Register the health probes first, the public keys, then the protected API."""
     # Imported here, not at the top, so `python -m service.migrate` can run without
     # the package having imported service.migrate already (runpy warns about that).
     from service.api import auth
@@ -67,11 +78,13 @@ def register_blueprints(app: Flask) -> None:
     from service.api import health
     from service.api import imports
     from service.api import integrations
+    from service.api import jwks
     from service.api import metrics
     from service.api import reports
     from service.api import sync
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(jwks.bp)
     app.register_blueprint(docs.bp)
     if app.config["METRICS_ENABLED"]:
         app.register_blueprint(metrics.bp)
@@ -85,9 +98,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add `flask migrate` (the locked runner) and `flask sync` to the CLI."""
+    """Add `flask migrate` (the locked runner), `flask clients` and `flask sync` to the CLI."""
+    from service.cli import clients_command
     from service.cli import migrate_command
     from service.cli import sync_command
 
     app.cli.add_command(migrate_command)
     app.cli.add_command(sync_command)
+    app.cli.add_command(clients_command)

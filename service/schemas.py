@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import re
 import uuid
 import zoneinfo
@@ -14,9 +15,11 @@ from datetime import datetime
 from typing import Annotated
 from typing import Any
 from typing import Literal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from flask import request
 from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import BeforeValidator
@@ -36,11 +39,12 @@ from service.models import User
 
 MAX_BULK_ITEMS = 1000
 MAX_PAGE_SIZE = 500
+MAX_JSON_DEPTH = 16
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-# PostgreSQL text cannot hold NUL characters; refuse them up front.
+# Text never holds NUL: PostgreSQL cannot store it, and no real name or note contains it.
 NO_NUL = r"^[^\x00]*$"
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
 Project = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
@@ -69,6 +73,61 @@ GROUPS = ("day", "week", "month", "project", "source")
 GROUP_BY_CHOICES = GROUPS + tuple(f"{a},{b}" for a in GROUPS for b in GROUPS if a != b)
 GroupBy = Literal[GROUP_BY_CHOICES]  # type: ignore[valid-type]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise APIError(400, f"The request body repeats the key {repeated[:50]!r} in one object.")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> None:
+    raise APIError(400, f"The request body is not valid JSON: {name} is not a number.")
+
+
+def _depth(value: Any) -> int:
+    """Return how deeply VALUE nests arrays and objects, without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def load_json(raw: bytes) -> Any:
+    """Decode a JSON body strictly: UTF-8, no repeated keys, no NaN, bounded nesting."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise APIError(400, "The request body is not valid UTF-8.") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
+        raise APIError(400, "The request body is not valid JSON.") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> APIError:
+    return APIError(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_json_body(model: type[Model]) -> Model:
+    """Validate the request's JSON body as MODEL, after load_json's checks."""
+    raw = request.get_data(cache=True)
+    load_json(raw)
+    return model.model_validate_json(raw)
 
 
 class Strict(BaseModel):
@@ -173,6 +232,9 @@ class EntryFilters(Strict):
     to: Timestamp | None = None
     source: Source | None = None
     project: Project | None = None
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The acting user, for service tokens with entries:any-user."
+    )
 
     _range = field_validator("from_", "to")(_within_range)
 
@@ -315,6 +377,57 @@ class ReportSummary(Answer):
     total: ReportTotal
 
 
+class ServiceToken(Answer):
+    """A service access token from the client-credentials grant (no refresh token)."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class TokenRequest(BaseModel):
+    """The client-credentials grant's form (RFC 6749 4.4); the client may instead use Basic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["client_credentials"]
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class OAuthProblem(Answer):
+    """A token-endpoint error in RFC 6749 section 5.2's shape."""
+
+    error: Literal[
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "unauthorized_client",
+    ]
+    error_description: str
+
+
+class Jwk(Answer):
+    """One Ed25519 public key (RFC 8037 OKP)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+
+
+class JwkSet(Answer):
+    """The public keys tokens are verified with, by kid."""
+
+    keys: list[Jwk]
+
+
 class Alive(Answer):
     """The process serves requests."""
 
@@ -363,7 +476,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         date = datetime.fromisoformat(date_text)
         if date.tzinfo is None:
             raise ValueError("naive")
-        return date, uuid.UUID(entry_id)
+        return _within_range(date), uuid.UUID(entry_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise APIError(400, "The cursor is not one this service issued.") from None
 

@@ -108,6 +108,5 @@ def test_four_entrypoints_on_one_empty_postgres_database_all_come_up(
 
     assert [server.process.wait(timeout=20) for server in servers] == [0, 0, 0, 0]
     assert applied_names(url) == MIGRATIONS
-    applied = f"applied migrations: {', '.join(MIGRATIONS)}"
-    migrated = [applied in server.output() for server in servers]
+    migrated = [f"applied migrations: {MIGRATIONS[0]}" in server.output() for server in servers]
     assert sorted(migrated) == [False, False, False, True]

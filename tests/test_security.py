@@ -25,6 +25,8 @@ PUBLIC_ENDPOINTS = {
     "auth.logout",
     "docs.openapi",
     "metrics.metrics",
+    "auth.token",
+    "jwks.jwks",
     "static",
 }
 

@@ -1,4 +1,4 @@
-"""The caller's time entries (`/api/entries`), JWT required."""
+"""The caller's time entries (`/api/entries`): entries:read to read, entries:write to change."""
 
 from __future__ import annotations
 
@@ -26,11 +26,14 @@ from service.schemas import EntryPatch
 from service.schemas import EntryQuery
 from service.schemas import ExportQuery
 from service.schemas import entry_json
+from service.schemas import parse_json_body
+from service.security import ENTRIES_READ
+from service.security import ENTRIES_WRITE
 from service.security import current_user_id
 from service.security import require_auth
 
 bp = Blueprint("entries", __name__, url_prefix="/api/entries")
-require_auth(bp)
+require_auth(bp, read=ENTRIES_READ, write=ENTRIES_WRITE)
 use_database(bp)
 
 
@@ -47,7 +50,7 @@ def list_entries():
 @documented({201: Entry}, body=EntryIn, errors=(409,))
 def create_entry():
     """Store a new entry."""
-    body = EntryIn.model_validate_json(request.get_data())
+    body = parse_json_body(EntryIn)
     entry = entries.create_entry(current_user_id(), body)
     location = url_for(".get_entry", entry_id=entry.id)
     return jsonify(entry_json(entry)), 201, {"Location": location}
@@ -82,7 +85,7 @@ def get_entry(entry_id: uuid.UUID):
 @documented({200: Entry}, body=EntryPatch)
 def update_entry(entry_id: uuid.UUID):
     """Change some fields of one of the caller's entries."""
-    changes = EntryPatch.model_validate_json(request.get_data()).model_dump(exclude_unset=True)
+    changes = parse_json_body(EntryPatch).model_dump(exclude_unset=True)
     return jsonify(entry_json(entries.update_entry(current_user_id(), entry_id, changes)))
 
 
@@ -98,7 +101,7 @@ def delete_entry(entry_id: uuid.UUID):
 @documented({200: BulkResult}, body=BulkRequest)
 def bulk_upsert():
     """Create or update up to 1,000 entries by (source, external_id), all or nothing."""
-    body = BulkRequest.model_validate_json(request.get_data())
+    body = parse_json_body(BulkRequest)
     duplicates = entries.duplicate_keys(body.entries)
     if duplicates:
         errors = [

@@ -46,7 +46,9 @@ def _uploaded_bytes() -> bytes:
 
 
 @bp.post("")
-@documented({200: ImportOutcome}, form=ImportUpload)
+@documented(
+    {200: ImportOutcome}, body=ImportUpload, body_media="multipart/form-data", errors=(422,)
+)
 def create_import():
     """Import an export file into the caller's entries: all rows or none, never twice."""
     options = ImportOptions.model_validate(request.form.to_dict())
