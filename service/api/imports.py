@@ -14,6 +14,7 @@ from service.openapi import documented
 from service.schemas import ImportOptions
 from service.schemas import ImportOutcome
 from service.schemas import ImportUpload
+from service.security import IMPORTS_WRITE
 from service.security import current_user_id
 from service.security import require_auth
 
@@ -21,7 +22,7 @@ from service.security import require_auth
 MULTIPART_SLACK = 64 * 1024
 
 bp = Blueprint("imports", __name__, url_prefix="/api/imports")
-require_auth(bp)
+require_auth(bp, write=IMPORTS_WRITE)
 use_database(bp)
 
 
