@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import io
+import uuid
+from pathlib import Path
+
 import hypothesis
+import pytest
 import schemathesis
 from hypothesis import HealthCheck
 from schemathesis.checks import positive_data_acceptance
 
 from service import create_app
+from service.db import db
+from service.models import utcnow
 from service.openapi import IGNORED_METHODS
 from service.openapi import operation_of
 from service.security import is_protected
+from service.sync import claim
 from tests.conftest import settings
 from tests.test_health import closed_port
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def served_operations(app) -> set[tuple[str, str]]:
@@ -70,7 +80,9 @@ def test_every_error_is_a_problem_document(client):
         for item in paths.values()
         for op in item.values()
         for status, answer in op["responses"].items()
-        if int(status) >= 400 and op["operationId"] not in {"health_health", "health_readyz"}
+        if int(status) >= 400
+        and op["operationId"]
+        not in {"health_health", "health_readyz", "auth_token"}  # RFC 6749 fixes its shape
         for media in answer["content"]
     }
 
@@ -84,7 +96,7 @@ def test_protected_operations_document_401_and_bodies_document_422(client):
         for op in item.values():
             if "security" in op:
                 assert "401" in op["responses"], op["operationId"]
-            if "requestBody" in op:
+            if "application/json" in op.get("requestBody", {}).get("content", {}):
                 assert {"400", "422"} <= set(op["responses"]), op["operationId"]
 
 
@@ -103,6 +115,15 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "PUT /api/entries/bulk": "a batch names each (source, external_id) once",
     "POST /auth/register": "a password fits bcrypt's 72 bytes of UTF-8; emails are deliverable",
     "POST /auth/login": "emails are deliverable addresses",
+    "POST /api/imports": "the file is a UTF-8 CSV export whose header names a known format",
+    "GET /api/integrations/toggl": "credentials are stored first",
+    "GET /api/integrations/tempo": "credentials are stored first",
+    "DELETE /api/integrations/toggl": "credentials are stored first",
+    "DELETE /api/integrations/tempo": "credentials are stored first",
+    "PUT /api/integrations/toggl": "a token is not blank",
+    "PUT /api/integrations/tempo": "a token is not blank, zones are IANA names, jira_* go together",
+    "POST /api/sync/toggl": "credentials are stored first, the source answers, from <= to",
+    "POST /api/sync/tempo": "credentials are stored first, the source answers, from <= to",
 }
 
 # Loaded once from an app's own /openapi.json; each test calls its own app (and database).
@@ -133,6 +154,37 @@ def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
     assert not (authorized and response.status_code == 401), "a valid token was refused"
 
 
+@pytest.fixture
+def robot_headers(make_client, service_token) -> dict[str, str]:
+    """Headers of a service client holding every scope, entries:any-user included."""
+    robot = make_client(
+        "entries:read", "entries:write", "imports:write", "reports:read", "entries:any-user"
+    )
+    return {"Authorization": f"Bearer {service_token(robot)}"}
+
+
+@contract.parametrize()
+@hypothesis.settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_honours_its_contract_for_a_service_acting_for_a_user(
+    case, app, user, robot_headers
+):
+    unstated = case.operation.label in RULES_THE_SCHEMA_CANNOT_STATE
+    excluded = [positive_data_acceptance] if unstated else []
+    authorized = "Authorization" in (case.headers or {})
+    if authorized:
+        case.headers["Authorization"] = robot_headers["Authorization"]
+        case.query = {**(case.query or {}), "user_id": user["id"]}
+
+    response = case.call_and_validate(app=app, excluded_checks=excluded)
+
+    assert not (authorized and response.status_code == 401), "a valid token was refused"
+
+
 def documented_statuses(spec: dict) -> set[tuple[str, str, int]]:
     """Every (method, path, status) the contract promises."""
     return {
@@ -144,7 +196,15 @@ def documented_statuses(spec: dict) -> set[tuple[str, str, int]]:
 
 
 def test_every_documented_status_is_reachable(
-    make_app, database_url, client, user, auth_headers, make_entry
+    make_app,
+    database_url,
+    client,
+    user,
+    auth_headers,
+    make_entry,
+    make_client,
+    service_token,
+    httpserver_ipv4,
 ):
     spec = client.get("/openapi.json").json
     own = make_entry(source="toggl")["id"]
@@ -155,6 +215,12 @@ def test_every_documented_status_is_reachable(
     refresh = client.post("/auth/login", json=account).json["refresh_token"]
     spent = client.post("/auth/login", json=account).json["refresh_token"]
     bad_json = {"data": "{", "content_type": "application/json"}
+    csv_file = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
+
+    def upload():
+        return {"file": (io.BytesIO(csv_file), "export.csv")}
+
+    backwards = {"from": "2024-03-10", "to": "2024-03-01"}
     table = [
         ("GET", "/api/entries", {}, 200),
         ("GET", "/api/entries", {"query_string": {"cursor": "not-ours"}}, 400),
@@ -186,7 +252,6 @@ def test_every_documented_status_is_reachable(
         ("GET", "/auth/me", {}, 200),
         ("POST", "/auth/register", {"json": {**account, "email": "new@example.com"}}, 201),
         ("POST", "/auth/register", bad_json, 400),
-        ("POST", "/auth/register", {"json": account}, 409),
         ("POST", "/auth/register", {"json": {}}, 422),
         ("POST", "/auth/login", {"json": account}, 200),
         ("POST", "/auth/login", bad_json, 400),
@@ -200,25 +265,104 @@ def test_every_documented_status_is_reachable(
         ("POST", "/auth/logout", bad_json, 400),
         ("POST", "/auth/logout", {"json": {"refresh_token": "x"}}, 401),
         ("POST", "/auth/logout", {"json": {}}, 422),
+        ("POST", "/api/imports", {"data": upload}, 200),
+        ("POST", "/api/imports", {"data": {}}, 422),
+        ("PUT", "/api/integrations/toggl", {"json": {"api_token": "t"}}, 200),
+        ("PUT", "/api/integrations/toggl", bad_json, 400),
+        ("PUT", "/api/integrations/toggl", {"json": {}}, 422),
+        ("PUT", "/api/integrations/tempo", {"json": {"api_token": "t"}}, 200),
+        ("PUT", "/api/integrations/tempo", bad_json, 400),
+        ("PUT", "/api/integrations/tempo", {"json": {}}, 422),
+        ("GET", "/api/integrations", {}, 200),
+        *[
+            row
+            for source in ("toggl", "tempo")
+            for row in (
+                ("GET", f"/api/integrations/{source}", {}, 200),
+                ("POST", f"/api/sync/{source}", {"json": {}}, 502),
+                ("POST", f"/api/sync/{source}", bad_json, 400),
+                ("POST", f"/api/sync/{source}", {"json": backwards}, 422),
+                ("GET", "/api/sync/status", {}, 200),
+                ("DELETE", f"/api/integrations/{source}", {}, 204),
+                ("GET", f"/api/integrations/{source}", {}, 404),
+                ("DELETE", f"/api/integrations/{source}", {}, 404),
+                ("POST", f"/api/sync/{source}", {"json": {}}, 404),
+            )
+        ],
         *[("GET", path, {}, 200) for path in ("/livez", "/health", "/readyz", "/metrics")],
         ("GET", "/openapi.json", {}, 200),
+        ("GET", "/.well-known/jwks.json", {}, 200),
     ]
+    robot = make_client("entries:read", "entries:write", "reports:read", "entries:any-user")
+    form = {"grant_type": "client_credentials", "client_id": robot["id"]}
+    token_rows = [
+        ("POST", "/auth/token", {"data": {**form, "client_secret": robot["secret"]}}, 200),
+        (
+            "POST",
+            "/auth/token",
+            {"data": {**form, "client_secret": robot["secret"], "scope": "x"}},
+            400,
+        ),
+        ("POST", "/auth/token", {"data": {**form, "client_secret": "wrong"}}, 401),
+    ]
+    table += token_rows
     seen = {call(client, auth_headers, row) for row in table}
     seen |= {call(client, {}, (*row[:3], 401)) for row in table if row[3] < 300}
+    as_other_user = {"query_string": {"user_id": missing}}
+    seen |= {
+        call(client, auth_headers, (m, p, {**kwargs, **as_other_user}, 403))
+        for m, p, kwargs, status in table
+        if status < 300
+    }
+    robot_headers = {"Authorization": f"Bearer {service_token(robot)}"}
+    seen |= {
+        call(client, robot_headers, (m, p, {**kwargs, **as_other_user}, 404))
+        for m, p, kwargs, status in table
+        if status < 300 and m == "GET"
+    }
+    limited = make_app(database_url, RATE_LIMIT_PER_ADDRESS="1 per minute").test_client()
+    for row in [r for r in table if r[1] in {"/auth/login", "/auth/register", "/auth/token"}]:
+        seen.add(call(limited, {}, (*row[:3], 429)))
     small = make_app(database_url, MAX_CONTENT_LENGTH=1024).test_client()
-    bodies = {(m, p) for m, p, kwargs, _ in table if "json" in kwargs}
+    bodies = {(m, p) for m, p, kwargs, _ in table if "json" in kwargs or "data" in kwargs}
     big = {"data": "x" * 2048, "content_type": "application/json", "id": own}
     seen |= {call(small, auth_headers, (m, p, big, 413)) for m, p in bodies}
     dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
     seen |= {call(dead, auth_headers, (m, p, {"id": own}, 503)) for m, p, *_ in table}
+    seen |= sync_statuses(make_app, database_url, user, auth_headers, httpserver_ipv4)
+    tiny = make_app(database_url, IMPORT_MAX_BYTES=10).test_client()
+    seen.add(call(tiny, auth_headers, ("POST", "/api/imports", {"data": upload}, 413)))
 
     assert documented_statuses(spec) <= {row for row in seen if row is not None}
 
 
+def sync_statuses(make_app, database_url, user, auth_headers, server) -> set:
+    """Reach each sync's 200 (against fake sources), 401, 403, and 409 (while a run holds it)."""
+    server.expect_request("/toggl/api/v9/me/time_entries").respond_with_json([])
+    server.expect_request("/tempo/4/worklogs").respond_with_json({"metadata": {}, "results": []})
+    urls = {"TOGGL_API_URL": server.url_for("/toggl"), "TEMPO_API_URL": server.url_for("/tempo")}
+    synced = make_app(database_url, **urls).test_client()
+    seen = set()
+    for source in ("toggl", "tempo"):
+        path = f"/api/sync/{source}"
+        synced.put(f"/api/integrations/{source}", json={"api_token": "t"}, headers=auth_headers)
+        seen.add(call(synced, auth_headers, ("POST", path, {"json": {}}, 200)))
+        seen.add(call(synced, {}, ("POST", path, {"json": {}}, 401)))
+        as_other = {"json": {}, "query_string": {"user_id": str(uuid.uuid4())}}
+        seen.add(call(synced, auth_headers, ("POST", path, as_other, 403)))
+        with db.connection_context():
+            claim(uuid.UUID(user["id"]), source, 3600, utcnow())
+        seen.add(call(synced, auth_headers, ("POST", path, {"json": {}}, 409)))
+    return seen
+
+
 def call(client, headers, row) -> tuple[str, str, int] | None:
-    """Send one row of the table; return (method, path, status) when the status is as hoped."""
+    """Send one row of the table; return (method, path, status) when the status is as hoped.
+
+    A callable `data` is called for each request (a file can be sent only once).
+    """
     method, template, kwargs, hoped = row
-    kwargs = dict(kwargs)
+    kwargs = {k: v() if callable(v) else v for k, v in kwargs.items()}
     path = template.replace("{entry_id}", kwargs.pop("id", ""))
     response = client.open(path, method=method, headers=headers, **kwargs)
     return (method, template, hoped) if response.status_code == hoped else None
