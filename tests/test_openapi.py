@@ -132,26 +132,33 @@ contract = schemathesis.openapi.from_wsgi(
 )
 
 
-@contract.parametrize()
-@hypothesis.settings(
-    max_examples=25,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
-def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
+def check_case(case, app, headers: dict[str, str], query: dict[str, str] | None = None) -> None:
+    """Call CASE with a valid token in place of the fuzzer's and validate the answer.
+
+    The fuzzer sends a random bearer token where the contract asks for one, and none when
+    it tests that the token is required: only the random one is swapped for HEADERS.
+    """
     unstated = case.operation.label in RULES_THE_SCHEMA_CANNOT_STATE
     excluded = [positive_data_acceptance] if unstated else []
-
-    # The fuzzer sends a random bearer token where the contract asks for one, and none
-    # when it tests that the token is required: swap the random one for a valid one.
     authorized = "Authorization" in (case.headers or {})
     if authorized:
-        case.headers["Authorization"] = auth_headers["Authorization"]
+        case.headers["Authorization"] = headers["Authorization"]
+        case.query = {**(case.query or {}), **(query or {})}
 
     response = case.call_and_validate(app=app, excluded_checks=excluded)
 
     assert not (authorized and response.status_code == 401), "a valid token was refused"
+
+
+fuzzing = hypothesis.settings(
+    max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+
+
+@contract.parametrize()
+@fuzzing
+def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
+    check_case(case, app, auth_headers)
 
 
 @pytest.fixture
@@ -164,25 +171,11 @@ def robot_headers(make_client, service_token) -> dict[str, str]:
 
 
 @contract.parametrize()
-@hypothesis.settings(
-    max_examples=15,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@fuzzing
 def test_the_api_honours_its_contract_for_a_service_acting_for_a_user(
     case, app, user, robot_headers
 ):
-    unstated = case.operation.label in RULES_THE_SCHEMA_CANNOT_STATE
-    excluded = [positive_data_acceptance] if unstated else []
-    authorized = "Authorization" in (case.headers or {})
-    if authorized:
-        case.headers["Authorization"] = robot_headers["Authorization"]
-        case.query = {**(case.query or {}), "user_id": user["id"]}
-
-    response = case.call_and_validate(app=app, excluded_checks=excluded)
-
-    assert not (authorized and response.status_code == 401), "a valid token was refused"
+    check_case(case, app, robot_headers, query={"user_id": user["id"]})
 
 
 def documented_statuses(spec: dict) -> set[tuple[str, str, int]]:
