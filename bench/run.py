@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -294,9 +295,15 @@ def check_tools() -> None:
         sys.exit("make bench needs wrk (Debian package): apt-get install -y wrk")
 
 
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the servers are stopped on the way out."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+
+
 def main() -> None:
     """Seed, serve, measure, print the table and save the JSON."""
     args = parse_args()
+    stop_on_sigterm()
     check_tools()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)

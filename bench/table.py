@@ -28,6 +28,7 @@ def ratio_row(measure, runs, figure, ceiling, key, minimum=None) -> Row:
     """Compare FIGURE with CEILING repeat by repeat; the ratio is the median of the ratios."""
     ratios = [f[key] / c[key] for f, c in zip(runs[figure], runs[ceiling], strict=True)]
     ratio = statistics.median(ratios)
+    failed = failed_requests(runs[figure])
     return Row(
         measure,
         _median(runs[figure], key),
@@ -35,8 +36,14 @@ def ratio_row(measure, runs, figure, ceiling, key, minimum=None) -> Row:
         ratio,
         f"{min(ratios):.2f}-{max(ratios):.2f}",
         f">= {minimum}" if minimum is not None else "",
-        None if minimum is None else ratio >= minimum,
+        None if minimum is None else ratio >= minimum and not failed,
+        f"{failed} requests failed" if failed else "",
     )
+
+
+def failed_requests(runs: list[dict]) -> int:
+    """Count the requests of RUNS that did not answer 2xx."""
+    return sum(len(run.get("failures", ())) + run.get("non_2xx", 0) for run in runs)
 
 
 def limit_row(measure, value, maximum, note="") -> Row:

@@ -11,6 +11,7 @@ from flask import Flask
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
+from service.json_provider import OrjsonProvider
 from service.security import Passwords
 from service.security import Tokens
 
@@ -34,7 +35,7 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     from service.migrate import migrations_dir
 
     app.config.update(load_config(overrides))
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
     app.extensions["migrations"] = known_migrations(migrations_dir())
 
 

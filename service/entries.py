@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import peewee
+from psycopg2.extras import execute_values
 
 from service.db import db
+from service.db import is_postgres
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
@@ -22,13 +24,29 @@ from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
 UPSERT_CHUNK = 500
+# One statement per batch: new keys insert, changed rows update, unchanged rows are left
+# alone (no dead tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones.
+POSTGRES_UPSERT = """
+INSERT INTO time_entries AS t
+    (id, user_id, source, external_id, date, duration, project, description,
+     created_at, updated_at)
+VALUES %s
+ON CONFLICT (user_id, source, external_id) DO UPDATE
+    SET (date, duration, project, description, updated_at)
+      = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
+         EXCLUDED.updated_at)
+    WHERE (t.date, t.duration, t.project, t.description) IS DISTINCT FROM
+          (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description)
+RETURNING (xmax = 0)
+"""
+POSTGRES_UPSERT_ROW = "(gen_random_uuid(), %s::uuid, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
 class Page:
     """One page of entries and the cursor of the next page, if any."""
 
-    items: list[TimeEntry]
+    items: list[dict[str, Any]]
     next_cursor: str | None
 
 
@@ -64,7 +82,7 @@ def filtered(query: peewee.ModelSelect, filters: EntryQuery) -> peewee.ModelSele
 
 
 def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
-    """Return one page of the user's entries, newest first, keyset-paginated."""
+    """Return one page of the user's entries as field dicts, newest first, keyset-paginated."""
     query = filtered(owned_by(user_id), filters)
     if filters.cursor:
         date, entry_id = decode_cursor(filters.cursor)
@@ -72,11 +90,12 @@ def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
         query = query.where(
             key < peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
         )
-    rows = list(query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1))
+    ordered = query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc())
+    rows = list(ordered.limit(filters.limit + 1).dicts())
     if len(rows) <= filters.limit:
         return Page(rows, None)
     last = rows[filters.limit - 1]
-    return Page(rows[: filters.limit], encode_cursor(last.date, last.id))
+    return Page(rows[: filters.limit], encode_cursor(last["date"], last["id"]))
 
 
 def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
@@ -146,6 +165,8 @@ def _content(item: BulkEntry) -> tuple[datetime, float, str | None, str | None]:
 
 def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
     """Insert new and update changed entries by (source, external_id), in one transaction."""
+    if is_postgres(db):
+        return _upsert_postgres(user_id, [item.model_dump() for item in items])
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():
@@ -183,3 +204,21 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
             TimeEntry.updated_at: peewee.EXCLUDED.updated_at,
         },
     ).execute()
+
+
+def _upsert_postgres(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> UpsertCounts:
+    """Upsert ROWS (keys unique) with one INSERT ... ON CONFLICT; count what it did."""
+    now = utcnow()
+    user = str(user_id)
+    values = [
+        (user, row["source"], row["external_id"], *(row[name] for name in CONTENT_FIELDS), now, now)
+        for row in rows
+    ]
+    # peewee's own wrapper: driver errors become peewee errors (timeouts answer 503).
+    with db.atomic(), peewee.__exception_wrapper__:
+        inserted = execute_values(
+            db.cursor(), POSTGRES_UPSERT, values, POSTGRES_UPSERT_ROW, len(values), fetch=True
+        )
+    created = sum(1 for (new,) in inserted if new)
+    updated = len(inserted) - created
+    return UpsertCounts(created, updated, len(rows) - len(inserted))

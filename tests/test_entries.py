@@ -263,3 +263,22 @@ def test_a_full_batch_of_1000_is_stored(client, auth_headers):
 
     assert response.json == {"created": 1000, "updated": 0, "unchanged": 0}
     assert TimeEntry.select().count() == 1000
+
+
+def test_bulk_updates_keep_the_entry_and_see_changes_to_and_from_null(client, auth_headers):
+    batch = [bulk_item(0, description=None), bulk_item(1, description="notes")]
+    client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+    before = {e.external_id: (e.id, e.created_at, e.updated_at) for e in TimeEntry.select()}
+    flipped = [bulk_item(0, description="notes"), bulk_item(1, description=None)]
+
+    response = client.put("/api/entries/bulk", json={"entries": flipped}, headers=auth_headers)
+
+    assert response.json == {"created": 0, "updated": 2, "unchanged": 0}
+    for entry in TimeEntry.select():
+        entry_id, created_at, updated_at = before[entry.external_id]
+        assert (entry.id, entry.created_at) == (entry_id, created_at)
+        assert entry.updated_at > updated_at
+    assert {e.external_id: e.description for e in TimeEntry.select()} == {
+        "4000000000": "notes",
+        "4000000001": None,
+    }
