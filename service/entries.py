@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import peewee
-from psycopg2.extras import execute_values
 
 from service.db import db
 from service.db import is_postgres
@@ -24,13 +23,18 @@ from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
 UPSERT_CHUNK = 500
-# One statement per batch: new keys insert, changed rows update, unchanged rows are left
-# alone (no dead tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones.
+# One statement per batch, its rows passed as one array per column (cheap to send and to
+# parse): new keys insert, changed rows update, unchanged rows are left alone (no dead
+# tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones.
 POSTGRES_UPSERT = """
 INSERT INTO time_entries AS t
     (id, user_id, source, external_id, date, duration, project, description,
      created_at, updated_at)
-VALUES %s
+SELECT gen_random_uuid(), %(user)s::uuid, source, external_id, date, duration, project,
+       description, %(now)s, %(now)s
+FROM unnest(%(source)s::text[], %(external_id)s::text[], %(date)s::timestamptz[],
+            %(duration)s::float8[], %(project)s::text[], %(description)s::text[])
+    AS batch (source, external_id, date, duration, project, description)
 ON CONFLICT (user_id, source, external_id) DO UPDATE
     SET (date, duration, project, description, updated_at)
       = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
@@ -39,7 +43,6 @@ ON CONFLICT (user_id, source, external_id) DO UPDATE
           (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description)
 RETURNING (xmax = 0)
 """
-POSTGRES_UPSERT_ROW = "(gen_random_uuid(), %s::uuid, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
@@ -208,17 +211,10 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
 
 def _upsert_postgres(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> UpsertCounts:
     """Upsert ROWS (keys unique) with one INSERT ... ON CONFLICT; count what it did."""
-    now = utcnow()
-    user = str(user_id)
-    values = [
-        (user, row["source"], row["external_id"], *(row[name] for name in CONTENT_FIELDS), now, now)
-        for row in rows
-    ]
-    # peewee's own wrapper: driver errors become peewee errors (timeouts answer 503).
-    with db.atomic(), peewee.__exception_wrapper__:
-        inserted = execute_values(
-            db.cursor(), POSTGRES_UPSERT, values, POSTGRES_UPSERT_ROW, len(values), fetch=True
-        )
-    created = sum(1 for (new,) in inserted if new)
-    updated = len(inserted) - created
-    return UpsertCounts(created, updated, len(rows) - len(inserted))
+    names = ("source", "external_id", *CONTENT_FIELDS)
+    columns = {name: [row[name] for row in rows] for name in names}
+    params = {"user": str(user_id), "now": utcnow(), **columns}
+    with db.atomic():
+        inserted = [new for (new,) in db.execute_sql(POSTGRES_UPSERT, params).fetchall()]
+    created = sum(inserted)
+    return UpsertCounts(created, len(inserted) - created, len(rows) - len(inserted))
