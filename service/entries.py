@@ -22,6 +22,7 @@ from service.schemas import decode_cursor
 from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
+LIST_FIELDS = tuple(field for field in TimeEntry._meta.sorted_fields if field.name != "user")
 UPSERT_CHUNK = 500
 # One statement per batch, its rows passed as one array per column (cheap to send and to
 # parse): new keys insert, changed rows update, unchanged rows are left alone (no dead
@@ -86,19 +87,67 @@ def filtered(query: peewee.ModelSelect, filters: EntryQuery) -> peewee.ModelSele
 
 def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
     """Return one page of the user's entries as field dicts, newest first, keyset-paginated."""
-    query = filtered(owned_by(user_id), filters)
-    if filters.cursor:
-        date, entry_id = decode_cursor(filters.cursor)
-        key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
-        query = query.where(
-            key < peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
-        )
-    ordered = query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc())
-    rows = list(ordered.limit(filters.limit + 1).dicts())
+    after = decode_cursor(filters.cursor) if filters.cursor else None
+    cursor = db.execute_sql(
+        _list_sql(user_id, filters, after), _list_params(user_id, filters, after)
+    )
+    rows = [_row_dict(row) for row in cursor.fetchall()]
     if len(rows) <= filters.limit:
         return Page(rows, None)
     last = rows[filters.limit - 1]
     return Page(rows[: filters.limit], encode_cursor(last["date"], last["id"]))
+
+
+def list_query(
+    user_id: uuid.UUID, filters: EntryQuery, after: tuple[datetime, uuid.UUID] | None
+) -> peewee.ModelSelect:
+    """Build the list query: the FILTERS, then the keyset page that starts AFTER a cursor."""
+    query = filtered(TimeEntry.select(*LIST_FIELDS).where(TimeEntry.user == user_id), filters)
+    if after is not None:
+        key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
+        query = query.where(
+            key < peewee.Tuple(TimeEntry.date.to_value(after[0]), TimeEntry.id.to_value(after[1]))
+        )
+    return query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1)
+
+
+# Rendering the query costs more than running it, and its SQL depends only on which filters
+# are present (and the database): keep it per shape and compute just the parameters.
+_LIST_SQL: dict[tuple, str] = {}
+
+
+def _list_sql(user_id, filters: EntryQuery, after) -> str:
+    shape = (
+        type(db.obj),
+        *(value is not None for value in (filters.from_, filters.to, filters.source)),
+        filters.project is not None,
+        after is not None,
+    )
+    if shape not in _LIST_SQL:
+        _LIST_SQL[shape] = list_query(user_id, filters, after).sql()[0]
+    return _LIST_SQL[shape]
+
+
+def _list_params(user_id, filters: EntryQuery, after) -> list[Any]:
+    """Return list_query's parameters in the order its SQL takes them."""
+    params = [TimeEntry.user.db_value(user_id)]
+    for field, value in (
+        (TimeEntry.date, filters.from_),
+        (TimeEntry.date, filters.to),
+        (TimeEntry.source, filters.source),
+        (TimeEntry.project, filters.project),
+    ):
+        if value is not None:
+            params.append(field.db_value(value))
+    if after is not None:
+        params += [TimeEntry.date.db_value(after[0]), TimeEntry.id.db_value(after[1])]
+    params.append(filters.limit + 1)
+    return params
+
+
+def _row_dict(row: tuple) -> dict[str, Any]:
+    pairs = zip(LIST_FIELDS, row, strict=True)
+    return {field.name: field.python_value(value) for field, value in pairs}
 
 
 def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
