@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import limits
+
 INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
 
@@ -47,6 +49,10 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) 
     return value
 
 
+def _threads(env: Mapping[str, str]) -> int:
+    return _int(env, "THREADS", 4, minimum=1)
+
+
 def _read_secret(env: Mapping[str, str], name: str) -> str | None:
     """Return NAME_FILE's content if set (the file form wins), else NAME, else None."""
     path = env.get(f"{name}_FILE")
@@ -69,10 +75,12 @@ def _development_secret() -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:
+def _jwt_secret(env: Mapping[str, str], app_env: str, algorithm: str) -> str | None:
     secret = _read_secret(env, "JWT_SECRET")
-    if secret is None and app_env == "development":
+    if secret is None and app_env == "development" and algorithm == "HS256":
         secret = _development_secret()
+    if secret is None and algorithm != "HS256":
+        return None
     if secret is None:
         raise ConfigError("JWT_SECRET (or JWT_SECRET_FILE) must be set in production")
     if len(secret.encode()) < MIN_SECRET_BYTES:
@@ -80,10 +88,64 @@ def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:
     return secret
 
 
+def _previous_secrets(env: Mapping[str, str]) -> list[str]:
+    """Return the retired HS256 secrets still accepted, one per line of the setting."""
+    text = _read_secret(env, "JWT_PREVIOUS_SECRETS") or ""
+    retired = [line.strip() for line in text.splitlines() if line.strip()]
+    if any(len(secret.encode()) < MIN_SECRET_BYTES for secret in retired):
+        raise ConfigError(f"JWT_PREVIOUS_SECRETS must each be at least {MIN_SECRET_BYTES} bytes")
+    return retired
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '10 per minute', got {value!r}") from None
+    return value
+
+
+def _private_key(env: Mapping[str, str], algorithm: str) -> str | None:
+    """Return the PEM of the EdDSA signing key (required when JWT_ALGORITHM is EdDSA)."""
+    pem = _read_secret(env, "JWT_PRIVATE_KEY")
+    if algorithm == "EdDSA" and pem is None:
+        raise ConfigError("JWT_PRIVATE_KEY_FILE must name an Ed25519 PEM key when EdDSA is used")
+    return pem
+
+
+def _origins(env: Mapping[str, str]) -> list[str]:
+    origins = [o.strip().rstrip("/") for o in (env.get("CORS_ORIGINS") or "").split(",")]
+    if "*" in origins:
+        raise ConfigError("CORS_ORIGINS lists origins; '*' is not allowed")
+    return [o for o in origins if o]
+
+
 def database_url(env: Mapping[str, str] | None = None) -> str:
-    """Return DATABASE_URL, or the embedded default: a SQLite file under instance/."""
+    """Return DATABASE_URL (or DATABASE_URL_FILE's content), else a SQLite file under instance/."""
     env = os.environ if env is None else env
-    return env.get("DATABASE_URL") or f"sqlite:///{(INSTANCE_DIR / 'time_tracker.db').resolve()}"
+    url = _read_secret(env, "DATABASE_URL")
+    return url or f"sqlite:///{(INSTANCE_DIR / 'time_tracker.db').resolve()}"
+
+
+def server_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read the web server's settings (gunicorn.conf.py and the entrypoint use them)."""
+    env = os.environ if env is None else env
+    return {
+        "HOST": env.get("HOST") or "0.0.0.0",
+        "PORT": _int(env, "PORT", 8000, minimum=1),
+        "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 2, minimum=1),
+        "WORKER_CLASS": _choice(env, "WORKER_CLASS", "gthread", {"gthread", "sync", "gevent"}),
+        "THREADS": _threads(env),
+        "WORKER_TIMEOUT": _int(env, "WORKER_TIMEOUT", 30, minimum=1),
+        "GRACEFUL_TIMEOUT": _int(env, "GRACEFUL_TIMEOUT", 25, minimum=1),
+        "DRAIN_SECONDS": _int(env, "DRAIN_SECONDS", 3, minimum=0),
+        "KEEPALIVE": _int(env, "KEEPALIVE", 5, minimum=0),
+        "MAX_REQUESTS": _int(env, "MAX_REQUESTS", 2000, minimum=0),
+        "MAX_REQUESTS_JITTER": _int(env, "MAX_REQUESTS_JITTER", 200, minimum=0),
+        "FORWARDED_ALLOW_IPS": env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
+        "DB_WAIT_TIMEOUT": _int(env, "DB_WAIT_TIMEOUT", 30, minimum=0),
+    }
 
 
 def load_config(
@@ -94,23 +156,41 @@ def load_config(
     overrides = dict(overrides or {})
     env.update({k: str(v) for k, v in overrides.items()})
     app_env = _choice(env, "APP_ENV", "production", {"development", "production"})
+    algorithm = _choice(env, "JWT_ALGORITHM", "HS256", {"HS256", "EdDSA"})
     config: dict[str, Any] = {
         "APP_ENV": app_env,
         "DATABASE_URL": database_url(env),
-        "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", 8, minimum=1),
+        # One pooled connection per worker thread: a request never waits for another's.
+        "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", _threads(env), minimum=1),
         "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", 2, minimum=1),
         "DB_STATEMENT_TIMEOUT": _int(env, "DB_STATEMENT_TIMEOUT", 5000, minimum=0),
-        "JWT_SECRET": _jwt_secret(env, app_env),
+        "JWT_ALGORITHM": algorithm,
+        "JWT_SECRET": _jwt_secret(env, app_env, algorithm),
+        "JWT_PREVIOUS_SECRETS": _previous_secrets(env),
+        "JWT_PRIVATE_KEY": _private_key(env, algorithm),
+        "JWT_PREVIOUS_PUBLIC_KEYS": _read_secret(env, "JWT_PREVIOUS_PUBLIC_KEYS") or "",
         "JWT_ISSUER": env.get("JWT_ISSUER") or "time-tracker",
         "JWT_AUDIENCE": env.get("JWT_AUDIENCE") or "time-tracker-api",
         "ACCESS_TOKEN_TTL": _int(env, "ACCESS_TOKEN_TTL", 15 * 60, minimum=1),
         "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=1),
+        "SERVICE_TOKEN_TTL": _int(env, "SERVICE_TOKEN_TTL", 5 * 60, minimum=1),
+        "RATE_LIMIT_STORAGE_URI": env.get("RATE_LIMIT_STORAGE_URI") or "memory://",
+        "RATE_LIMIT_KEY_PREFIX": env.get("RATE_LIMIT_KEY_PREFIX") or "time-tracker",
+        "RATE_LIMIT_PER_ADDRESS": _rate(env, "RATE_LIMIT_PER_ADDRESS", "30 per minute"),
+        "RATE_LIMIT_PER_ACCOUNT": _rate(env, "RATE_LIMIT_PER_ACCOUNT", "10 per minute"),
+        "LOGIN_LOCKOUT_ATTEMPTS": _int(env, "LOGIN_LOCKOUT_ATTEMPTS", 5, minimum=1),
+        "LOGIN_LOCKOUT_SECONDS": _int(env, "LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1),
+        "CORS_ORIGINS": _origins(env),
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024, minimum=1024),
         "LOG_LEVEL": _choice(
             env, "LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
         ),
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", "json", {"json", "text"}),
         "PORT": _int(env, "PORT", 8000, minimum=1),
+        "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     }
     config.update({k: v for k, v in overrides.items() if k not in config})
     return config

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+import weakref
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import peewee
 from flask import Blueprint
@@ -14,6 +18,7 @@ from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
+_database_blueprints: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
 
 class RecentlyUsedPool(PooledPostgresqlDatabase):
@@ -99,13 +104,35 @@ def _sqlite(url: str) -> peewee.Database:
         timeout=5,
     )
     Path(database.database).parent.mkdir(parents=True, exist_ok=True)
+    database.register_function(local_bucket, "local_bucket", 3, deterministic=True)
     return database
+
+
+def local_bucket(utc_text: str | None, zone: str, unit: str) -> str | None:
+    """Return the day, ISO week (its Monday) or month, in ZONE, of a stored UTC timestamp.
+
+    SQLite has no time zones; this gives it the buckets PostgreSQL computes with
+    `date_trunc(unit, date AT TIME ZONE zone)`, daylight-saving changes included.
+    """
+    if utc_text is None:
+        return None
+    local = datetime.fromisoformat(utc_text).astimezone(ZoneInfo(zone)).date()
+    if unit == "week":
+        return (local - timedelta(days=local.weekday())).isoformat()
+    if unit == "month":
+        return local.strftime("%Y-%m")
+    return local.isoformat()
 
 
 def is_postgres(database: peewee.Database | peewee.DatabaseProxy) -> bool:
     """Tell whether DATABASE (or the database a proxy points at) is PostgreSQL."""
     target = database.obj if isinstance(database, peewee.DatabaseProxy) else database
     return isinstance(target, peewee.PostgresqlDatabase)
+
+
+def pool_in_use() -> int:
+    """Return how many pooled connections this process has checked out (0 without a pool)."""
+    return len(getattr(db.obj, "_in_use", ()))
 
 
 def init_db(app: Flask) -> None:
@@ -137,3 +164,9 @@ def use_database(blueprint: Blueprint) -> None:
     """Check a connection out of the pool for each of BLUEPRINT's requests and back in after."""
     blueprint.before_request(_connect)
     blueprint.teardown_request(_close)
+    _database_blueprints.add(blueprint)
+
+
+def uses_database(blueprint: Blueprint) -> bool:
+    """Tell whether BLUEPRINT's routes need the database (and so may answer 503)."""
+    return blueprint in _database_blueprints

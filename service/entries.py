@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from service.db import is_postgres
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
+from service.schemas import EntryFilters
 from service.schemas import EntryIn
 from service.schemas import EntryQuery
 from service.schemas import decode_cursor
@@ -24,6 +26,7 @@ from service.schemas import encode_cursor
 CONTENT_FIELDS = ("date", "duration", "project", "description")
 LIST_FIELDS = tuple(field for field in TimeEntry._meta.sorted_fields if field.name != "user")
 UPSERT_CHUNK = 500
+EXPORT_CHUNK = 1000
 # One statement per batch, its rows passed as one array per column (cheap to send and to
 # parse): new keys insert, changed rows update, unchanged rows are left alone (no dead
 # tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones.
@@ -72,7 +75,7 @@ def owned_by(user_id: uuid.UUID) -> peewee.ModelSelect:
     return TimeEntry.select().where(TimeEntry.user == user_id)
 
 
-def filtered(query: peewee.ModelSelect, filters: EntryQuery) -> peewee.ModelSelect:
+def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSelect:
     """Apply the list filters (range on the start, source, project)."""
     if filters.from_ is not None:
         query = query.where(TimeEntry.date >= filters.from_)
@@ -88,10 +91,8 @@ def filtered(query: peewee.ModelSelect, filters: EntryQuery) -> peewee.ModelSele
 def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
     """Return one page of the user's entries as field dicts, newest first, keyset-paginated."""
     after = decode_cursor(filters.cursor) if filters.cursor else None
-    cursor = db.execute_sql(
-        _list_sql(user_id, filters, after), _list_params(user_id, filters, after)
-    )
-    rows = [_row_dict(row) for row in cursor.fetchall()]
+    params = _list_params(user_id, filters, after)
+    rows = [_row_dict(row) for row in db.execute_sql(_list_sql(user_id, filters, after), params)]
     if len(rows) <= filters.limit:
         return Page(rows, None)
     last = rows[filters.limit - 1]
@@ -104,10 +105,8 @@ def list_query(
     """Build the list query: the FILTERS, then the keyset page that starts AFTER a cursor."""
     query = filtered(TimeEntry.select(*LIST_FIELDS).where(TimeEntry.user == user_id), filters)
     if after is not None:
-        key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
-        query = query.where(
-            key < peewee.Tuple(TimeEntry.date.to_value(after[0]), TimeEntry.id.to_value(after[1]))
-        )
+        key, position = _keyset(*after)
+        query = query.where(key < position)
     return query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1)
 
 
@@ -150,15 +149,46 @@ def _row_dict(row: tuple) -> dict[str, Any]:
     return {field.name: field.python_value(value) for field, value in pairs}
 
 
+def export_entries(user_id: uuid.UUID, filters: EntryFilters) -> Iterator[TimeEntry]:
+    """Return the user's matching entries oldest first, one keyset chunk in memory at a time.
+
+    The first chunk is read now, so a database failure is an error response, not a
+    download that breaks off.
+    """
+    query = filtered(owned_by(user_id), filters).order_by(TimeEntry.date, TimeEntry.id)
+    return _chunks(query, list(query.limit(EXPORT_CHUNK)))
+
+
+def _chunks(query: peewee.ModelSelect, chunk: list[TimeEntry]) -> Iterator[TimeEntry]:
+    while chunk:
+        yield from chunk
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        key, position = _keyset(chunk[-1].date, chunk[-1].id)
+        chunk = list(query.where(key > position).limit(EXPORT_CHUNK))
+
+
+def _keyset(date: datetime, entry_id: uuid.UUID) -> tuple[peewee.Tuple, peewee.Tuple]:
+    """Return the (date, id) key of a row and the position (DATE, ENTRY_ID) to compare it to."""
+    key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
+    return key, peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
+
+
 def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
     """Return the user's entry; another user's entry does not exist for them."""
     return owned_by(user_id).where(TimeEntry.id == entry_id).get()
 
 
 def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
-    """Store a new entry for the user."""
+    """Store a new entry for the user; without an external id, its own id is its key.
+
+    Every entry thus has a (source, external_id) key, so an export re-imports onto it.
+    """
     now = utcnow()
-    return TimeEntry.create(user=user_id, created_at=now, updated_at=now, **data.model_dump())
+    fields = data.model_dump()
+    entry_id = uuid.uuid4()
+    fields["external_id"] = fields["external_id"] or str(entry_id)
+    return TimeEntry.create(id=entry_id, user=user_id, created_at=now, updated_at=now, **fields)
 
 
 def update_entry(user_id: uuid.UUID, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:

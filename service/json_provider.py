@@ -1,4 +1,4 @@
-"""Flask's JSON through orjson: the same output as Flask's default provider, faster."""
+"""Flask's JSON provider, serializing with orjson: the same output, several times faster."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 from flask import Response
 from flask.json.provider import DefaultJSONProvider
-from flask.json.provider import JSONProvider
 
 # Datetimes and dataclasses pass through to Flask's own `default`, so every type renders
 # exactly as Flask's default provider renders it (dates as HTTP dates, for instance).
@@ -16,26 +15,31 @@ OPTIONS = (
 )
 
 
-class OrjsonProvider(JSONProvider):
-    """Serialize responses and parse request bodies with orjson."""
+class OrjsonProvider(DefaultJSONProvider):
+    """Serialize with orjson; what it refuses (integers beyond 64 bits) goes the default way.
 
-    default = staticmethod(DefaultJSONProvider.default)
+    Parsing stays the standard library's: request bodies are parsed by pydantic anyway, and
+    orjson would read huge integers as floats and refuse NaN where Flask accepts them.
+    """
+
     sort_keys = False
-    mimetype = "application/json"
 
-    def _options(self) -> int:
-        return OPTIONS | orjson.OPT_SORT_KEYS if self.sort_keys else OPTIONS
+    def _orjson(self, obj: Any) -> bytes | None:
+        options = OPTIONS | orjson.OPT_SORT_KEYS if self.sort_keys else OPTIONS
+        try:
+            return orjson.dumps(obj, default=self.default, option=options)
+        except orjson.JSONEncodeError:
+            return None
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        """Serialize OBJ to a JSON string."""
-        return orjson.dumps(obj, default=self.default, option=self._options()).decode()
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        """Parse JSON text or UTF-8 bytes."""
-        return orjson.loads(s)
+        """Serialize OBJ to a JSON string (keyword arguments take the default way)."""
+        body = None if kwargs else self._orjson(obj)
+        return super().dumps(obj, **kwargs) if body is None else body.decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
-        """Build a JSON response from the arguments, like `jsonify`, without a str detour."""
-        obj = self._prepare_response_obj(args, kwargs)
-        body = orjson.dumps(obj, default=self.default, option=self._options()) + b"\n"
-        return self._app.response_class(body, mimetype=self.mimetype)
+        """Build a JSON response like `jsonify`, indented in debug mode as Flask does."""
+        indented = (self.compact is None and self._app.debug) or self.compact is False
+        body = None if indented else self._orjson(self._prepare_response_obj(args, kwargs))
+        if body is None:
+            return super().response(*args, **kwargs)
+        return self._app.response_class(body + b"\n", mimetype=self.mimetype)

@@ -308,3 +308,13 @@ def test_the_list_sql_kept_per_shape_equals_what_peewee_renders(app, shape):
 
     assert entries._list_sql(user_id, filters, after) == sql
     assert entries._list_params(user_id, filters, after) == list(params)
+
+
+@pytest.mark.parametrize("field", ["project", "description", "external_id"])
+def test_text_with_a_nul_character_is_422_not_a_database_error(client, auth_headers, field):
+    body = {"date": "2026-11-02T10:00:00Z", "duration": 1, field: "a\u0000b"}
+
+    response = client.post("/api/entries", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json["errors"]] == [field]

@@ -30,6 +30,7 @@ VALUES = {
     "dataclass": Point(1, 2),
     "nested": {"none": None, "bool": True, "list": [{"a": []}]},
     "int_keys": {1: "one"},
+    "huge": 10**30,
 }
 
 
@@ -55,10 +56,21 @@ def test_jsonify_answers_json_bytes_ending_in_a_newline(flask_app):
     assert response.get_data() == b'{"status":"alive"}\n'
 
 
-def test_request_bodies_parse_and_bad_json_is_a_value_error(flask_app):
+def test_jsonify_falls_back_for_integers_orjson_refuses(flask_app):
+    flask_app.json = OrjsonProvider(flask_app)
+
+    with flask_app.app_context():
+        response = flask_app.json.response(duration=10**30)
+
+    assert response.get_data() == b'{"duration":1000000000000000000000000000000}\n'
+
+
+def test_request_bodies_parse_as_flask_parses_them_and_bad_json_is_a_value_error(flask_app):
     provider = OrjsonProvider(flask_app)
 
-    assert provider.loads(b'{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+    assert provider.loads(b'{"a": [1, 2.5, null, 1000000000000000000000]}') == {
+        "a": [1, 2.5, None, 10**21]
+    }
     with pytest.raises(ValueError):
         provider.loads(b"{not json")
 
