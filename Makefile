@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 DEV_ENV := APP_ENV=development HOST=$(HOST) PORT=$(PORT)
 
-.PHONY: run test lint-deploy image-smoke migrate clean
+.PHONY: run test bench lint-deploy image-smoke migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(VENV)/.installed lint-deploy ## run every test (PostgreSQL half skips lo
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed ## measure the service against its ceilings (PostgreSQL and wrk needed)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 

@@ -12,6 +12,7 @@ from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
 from service.hardening import init_hardening
+from service.json_provider import OrjsonProvider
 from service.keys import KeyRing
 from service.observability import init_observability
 from service.ratelimit import init_rate_limits
@@ -44,7 +45,7 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     from service.migrate import migrations_dir
 
     app.config.update(load_config(overrides))
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
     app.extensions["migrations"] = known_migrations(migrations_dir())
 
 

@@ -25,6 +25,7 @@ from service.schemas import decode_cursor
 from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
+LIST_FIELDS = tuple(field for field in TimeEntry._meta.sorted_fields if field.name != "user")
 UPSERT_COLUMNS = (
     "id",
     "user_id",
@@ -35,15 +36,38 @@ UPSERT_COLUMNS = (
     "updated_at",
 )
 UPSERT_CHUNK = 500
+# A whole bulk request per statement; big imports take several, each well inside the
+# statement timeout.
+POSTGRES_UPSERT_CHUNK = 1000
 BIG_BATCH = 5000
 EXPORT_CHUNK = 1000
+# One statement per batch, its rows passed as one array per column (cheap to send and to
+# parse): new keys insert, changed rows update, unchanged rows are left alone (no dead
+# tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones.
+POSTGRES_UPSERT = """
+INSERT INTO time_entries AS t
+    (id, user_id, source, external_id, date, duration, project, description,
+     created_at, updated_at)
+SELECT gen_random_uuid(), %(user)s::uuid, source, external_id, date, duration, project,
+       description, %(now)s, %(now)s
+FROM unnest(%(source)s::text[], %(external_id)s::text[], %(date)s::timestamptz[],
+            %(duration)s::float8[], %(project)s::text[], %(description)s::text[])
+    AS batch (source, external_id, date, duration, project, description)
+ON CONFLICT (user_id, source, external_id) DO UPDATE
+    SET (date, duration, project, description, updated_at)
+      = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
+         EXCLUDED.updated_at)
+    WHERE (t.date, t.duration, t.project, t.description) IS DISTINCT FROM
+          (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description)
+RETURNING (xmax = 0)
+"""
 
 
 @dataclass(frozen=True)
 class Page:
     """One page of entries and the cursor of the next page, if any."""
 
-    items: list[TimeEntry]
+    items: list[dict[str, Any]]
     next_cursor: str | None
 
 
@@ -79,16 +103,64 @@ def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSe
 
 
 def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
-    """Return one page of the user's entries, newest first, keyset-paginated."""
-    query = filtered(owned_by(user_id), filters)
-    if filters.cursor:
-        key, position = _keyset(*decode_cursor(filters.cursor))
-        query = query.where(key < position)
-    rows = list(query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1))
+    """Return one page of the user's entries as field dicts, newest first, keyset-paginated."""
+    after = decode_cursor(filters.cursor) if filters.cursor else None
+    params = _list_params(user_id, filters, after)
+    rows = [_row_dict(row) for row in db.execute_sql(_list_sql(user_id, filters, after), params)]
     if len(rows) <= filters.limit:
         return Page(rows, None)
     last = rows[filters.limit - 1]
-    return Page(rows[: filters.limit], encode_cursor(last.date, last.id))
+    return Page(rows[: filters.limit], encode_cursor(last["date"], last["id"]))
+
+
+def list_query(
+    user_id: uuid.UUID, filters: EntryQuery, after: tuple[datetime, uuid.UUID] | None
+) -> peewee.ModelSelect:
+    """Build the list query: the FILTERS, then the keyset page that starts AFTER a cursor."""
+    query = filtered(TimeEntry.select(*LIST_FIELDS).where(TimeEntry.user == user_id), filters)
+    if after is not None:
+        key, position = _keyset(*after)
+        query = query.where(key < position)
+    return query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1)
+
+
+# Rendering the query costs more than running it, and its SQL depends only on which filters
+# are present (and the database): keep it per shape and compute just the parameters.
+_LIST_SQL: dict[tuple, str] = {}
+
+
+def _list_sql(user_id, filters: EntryQuery, after) -> str:
+    shape = (
+        type(db.obj),
+        *(value is not None for value in (filters.from_, filters.to, filters.source)),
+        filters.project is not None,
+        after is not None,
+    )
+    if shape not in _LIST_SQL:
+        _LIST_SQL[shape] = list_query(user_id, filters, after).sql()[0]
+    return _LIST_SQL[shape]
+
+
+def _list_params(user_id, filters: EntryQuery, after) -> list[Any]:
+    """Return list_query's parameters in the order its SQL takes them."""
+    params = [TimeEntry.user.db_value(user_id)]
+    for field, value in (
+        (TimeEntry.date, filters.from_),
+        (TimeEntry.date, filters.to),
+        (TimeEntry.source, filters.source),
+        (TimeEntry.project, filters.project),
+    ):
+        if value is not None:
+            params.append(field.db_value(value))
+    if after is not None:
+        params += [TimeEntry.date.db_value(after[0]), TimeEntry.id.db_value(after[1])]
+    params.append(filters.limit + 1)
+    return params
+
+
+def _row_dict(row: tuple) -> dict[str, Any]:
+    pairs = zip(LIST_FIELDS, row, strict=True)
+    return {field.name: field.python_value(value) for field, value in pairs}
 
 
 def export_entries(user_id: uuid.UUID, filters: EntryFilters) -> Iterator[TimeEntry]:
@@ -202,6 +274,8 @@ def upsert_rows(
     Each row has source, external_id and the CONTENT_FIELDS; keys must not repeat.
     With DRY_RUN the counts are computed and nothing is written.
     """
+    if is_postgres(db) and not dry_run:
+        return _upsert_postgres(user_id, rows)
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():
@@ -298,3 +372,18 @@ def external_ids_between(
         & (TimeEntry.date < end)
     )
     return [external_id for (external_id,) in query.tuples()]
+
+
+def _upsert_postgres(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> UpsertCounts:
+    """Upsert ROWS (keys unique) with one INSERT ... ON CONFLICT per 1,000; count what it did."""
+    names = ("source", "external_id", *CONTENT_FIELDS)
+    now = utcnow()
+    inserted: list[bool] = []
+    with db.atomic():
+        for start in range(0, len(rows), POSTGRES_UPSERT_CHUNK):
+            chunk = rows[start : start + POSTGRES_UPSERT_CHUNK]
+            params = {name: [row[name] for row in chunk] for name in names}
+            params.update(user=str(user_id), now=now)
+            inserted += [new for (new,) in db.execute_sql(POSTGRES_UPSERT, params).fetchall()]
+    created = sum(inserted)
+    return UpsertCounts(created, len(inserted) - created, len(rows) - len(inserted))

@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 import zoneinfo
+from collections.abc import Mapping
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -496,18 +497,19 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def entry_json(entry: TimeEntry) -> dict[str, Any]:
-    """Serialize a time entry."""
+def entry_json(entry: TimeEntry | Mapping[str, Any]) -> dict[str, Any]:
+    """Serialize a time entry: a model, or a dict of its fields."""
+    row = entry.__data__ if isinstance(entry, TimeEntry) else entry
     return {
-        "id": str(entry.id),
-        "date": iso(entry.date),
-        "duration": entry.duration,
-        "project": entry.project,
-        "description": entry.description,
-        "source": entry.source,
-        "external_id": entry.external_id,
-        "created_at": iso(entry.created_at),
-        "updated_at": iso(entry.updated_at),
+        "id": str(row["id"]),
+        "date": iso(row["date"]),
+        "duration": row["duration"],
+        "project": row["project"],
+        "description": row["description"],
+        "source": row["source"],
+        "external_id": row["external_id"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
     }
 
 

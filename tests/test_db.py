@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import peewee
+import psycopg2
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -52,7 +53,9 @@ def test_sqlite_file_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path):
     assert (tmp_path / "nested" / "app.db").exists()
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://u@h/db"])
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "mysql://u@h/db", "postgresql://u@h:5432"]
+)
 def test_unusable_urls_are_refused(url):
     with pytest.raises(ValueError, match="DATABASE_URL"):
         make_database(url)
@@ -64,3 +67,58 @@ def test_nothing_connects_until_asked():
     assert database.is_closed()
     with pytest.raises(peewee.OperationalError):
         database.connect()
+
+
+def backend(database: peewee.Database) -> int:
+    """Return the server process id of DATABASE's current connection."""
+    return database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def last_statement(url: str, pid: int) -> str:
+    """Return the last statement server process PID ran, seen from another session."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,))
+        statement = cursor.fetchone()[0]
+    conn.close()
+    return statement
+
+
+@pytest.fixture
+def pool(postgres_url):
+    database = make_database(postgres_url)
+    yield database
+    database.close_all()
+
+
+def test_a_just_returned_connection_is_handed_out_without_a_probe(pool, postgres_url):
+    with pool.connection_context():
+        pid = backend(pool)
+
+    with pool.connection_context():
+        statement = last_statement(postgres_url, pid)
+        assert backend(pool) == pid
+
+    assert statement == "SELECT pg_backend_pid()"
+
+
+def test_an_idle_connection_is_probed_before_it_is_handed_out(pool, postgres_url):
+    pool.probe_after = 0
+    with pool.connection_context():
+        pid = backend(pool)
+
+    with pool.connection_context():
+        statement = last_statement(postgres_url, pid)
+
+    assert statement == "SELECT 1"
+
+
+def test_an_idle_connection_the_server_dropped_is_replaced(pool, postgres_url):
+    pool.probe_after = 0
+    with pool.connection_context():
+        pid = backend(pool)
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    conn.close()
+
+    with pool.connection_context():
+        assert backend(pool) != pid

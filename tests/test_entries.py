@@ -9,7 +9,9 @@ from datetime import timedelta
 
 import pytest
 
+from service import entries
 from service.models import TimeEntry
+from service.schemas import EntryQuery
 
 
 def bulk_item(n: int, **fields) -> dict:
@@ -263,6 +265,49 @@ def test_a_full_batch_of_1000_is_stored(client, auth_headers):
 
     assert response.json == {"created": 1000, "updated": 0, "unchanged": 0}
     assert TimeEntry.select().count() == 1000
+
+
+def test_bulk_updates_keep_the_entry_and_see_changes_to_and_from_null(client, auth_headers):
+    batch = [bulk_item(0, description=None), bulk_item(1, description="notes")]
+    client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+    before = {e.external_id: (e.id, e.created_at, e.updated_at) for e in TimeEntry.select()}
+    flipped = [bulk_item(0, description="notes"), bulk_item(1, description=None)]
+
+    response = client.put("/api/entries/bulk", json={"entries": flipped}, headers=auth_headers)
+
+    assert response.json == {"created": 0, "updated": 2, "unchanged": 0}
+    for entry in TimeEntry.select():
+        entry_id, created_at, updated_at = before[entry.external_id]
+        assert (entry.id, entry.created_at) == (entry_id, created_at)
+        assert entry.updated_at > updated_at
+    assert {e.external_id: e.description for e in TimeEntry.select()} == {
+        "4000000000": "notes",
+        "4000000001": None,
+    }
+
+
+@pytest.mark.parametrize("shape", range(32))
+def test_the_list_sql_kept_per_shape_equals_what_peewee_renders(app, shape):
+    """Every combination of filters and cursor: cached SQL and computed params are peewee's."""
+    present = [bool(shape & (1 << bit)) for bit in range(5)]
+    query = {
+        "from": "2026-11-01T00:00:00+01:00",
+        "to": "2026-11-08T00:00:00Z",
+        "source": "toggl",
+        "project": "Apollo",
+        "limit": "7",
+    }
+    names = ["from", "to", "source", "project"]
+    filters = EntryQuery.model_validate(
+        {k: v for k, v in query.items() if k not in names or present[names.index(k)]}
+    )
+    after = (datetime(2026, 11, 3, 9, tzinfo=UTC), uuid.uuid4()) if present[4] else None
+    user_id = uuid.uuid4()
+
+    sql, params = entries.list_query(user_id, filters, after).sql()
+
+    assert entries._list_sql(user_id, filters, after) == sql
+    assert entries._list_params(user_id, filters, after) == list(params)
 
 
 @pytest.mark.parametrize("field", ["project", "description", "external_id"])

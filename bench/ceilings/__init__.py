@@ -1,0 +1,1 @@
+"""The ceilings: the least code that answers the same request, served the same way."""

@@ -1,0 +1,364 @@
+"""`make bench`: seed PostgreSQL, serve the service and its ceilings, measure, print, save.
+
+Every figure is paired with a ceiling measured in the same run, interleaved repeat by
+repeat, so the ratios hold on a shared, noisy machine. See the README's Benchmarks section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from bench import seed
+from bench import table
+from bench.load import put_all
+from bench.load import wrk
+from bench.servers import ROOT
+from bench.servers import Server
+
+RESULTS = ROOT / "bench" / "results"
+IMPORT_SCRIPT = ROOT / "bench" / "import_toggl.py"
+IMPORT_LINE = re.compile(r"^(first import|same file again): ([0-9.]+) s wall", re.MULTILINE)
+REPORT_PATH = "/api/reports/summary?from=2024-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"
+REPORT_QUERY = "&group_by=project,week"
+BULK_BATCH = 1000
+
+
+def parse_args() -> argparse.Namespace:
+    """Read the bench's knobs (the defaults are what `make bench` runs)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default="tt_bench")
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--bulk-rows", type=int, default=100_000)
+    parser.add_argument("--bulk-concurrency", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    return parser.parse_args()
+
+
+def prepare_database(args: argparse.Namespace) -> tuple[str, list[dict], float | None]:
+    """Return the bench database URL and its users, seeding it unless --reuse finds it."""
+    url = seed.with_database(args.admin_url, args.database)
+    if args.reuse:
+        users = seed.existing_users(url)
+        if users:
+            return url, users, None
+    url = seed.recreate_database(args.admin_url, args.database)
+    users = seed.insert_users(url, args.users)
+    started = time.perf_counter()
+    seed.seed_entries(url, users, args.entries)
+    return url, users, time.perf_counter() - started
+
+
+def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
+    """Start the service and every ceiling under the same gunicorn config."""
+    service_env = {
+        "APP_ENV": "production",
+        "DATABASE_URL": url,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "ACCESS_TOKEN_TTL": "7200",
+        "DRAIN_SECONDS": "0",
+    }
+    ceiling_env = {"BENCH_DATABASE_URL": url}
+    list_probe = f"/api/entries?user={first_user}&from=2026-06-01&to=2026-06-08"
+    servers = {
+        "service": (Server("service", "wsgi:app", service_env), "/livez"),
+        "bare_wsgi": (Server("bare_wsgi", "bench.ceilings.bare_wsgi:app", {}), "/livez"),
+        "bare_flask": (Server("bare_flask", "bench.ceilings.bare_flask:app", {}), "/livez"),
+        "select1": (
+            Server("select1", "bench.ceilings.flask_select1:app", ceiling_env),
+            "/health",
+        ),
+        "psycopg_list": (
+            Server("psycopg_list", "bench.ceilings.psycopg_list:app", ceiling_env),
+            list_probe,
+        ),
+    }
+    started = {}
+    try:
+        for name, (server, probe) in servers.items():
+            server.start(probe, log_dir)
+            started[name] = server
+    except Exception:
+        for server in started.values():
+            server.stop()
+        raise
+    return started
+
+
+def login(base_url: str, user: dict) -> str:
+    """Log USER in over HTTP and return the access token."""
+    body = json.dumps({"email": user["email"], "password": user["password"]}).encode()
+    request = urllib.request.Request(
+        base_url + "/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["access_token"]
+
+
+def http_status(url: str, token: str) -> int:
+    """Return the status of one GET with the token."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def http_targets(servers: dict[str, Server], users: list[dict], token: str) -> dict[str, dict]:
+    """Name every wrk target: URL, token and connections (None: the run's default)."""
+    week = f"from={seed.WEEK_FROM.isoformat()}&to={seed.WEEK_TO.isoformat()}".replace("+", "%2B")
+    service = servers["service"].url
+    return {
+        "livez": {"url": service + "/livez"},
+        "bare_wsgi": {"url": servers["bare_wsgi"].url + "/livez"},
+        "bare_flask": {"url": servers["bare_flask"].url + "/livez"},
+        "health": {"url": service + "/health"},
+        "select1": {"url": servers["select1"].url + "/health"},
+        "entries": {"url": f"{service}/api/entries?{week}&limit=50", "token": token},
+        "psycopg_list": {
+            "url": f"{servers['psycopg_list'].url}/api/entries?{week}&limit=50"
+            f"&user={users[0]['id']}"
+        },
+        "report": {"url": service + REPORT_PATH + REPORT_QUERY, "token": token, "connections": 1},
+    }
+
+
+def measure_http(targets: dict[str, dict], args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Warm every target up, then run wrk on each, interleaved, --repeats times."""
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for target in targets.values():
+        wrk(target["url"], seconds=1, connections=4, token=target.get("token"))
+    for repeat in range(args.repeats):
+        for name, target in targets.items():
+            result = wrk(
+                target["url"],
+                seconds=args.seconds,
+                connections=target.get("connections") or args.connections,
+                token=target.get("token"),
+            )
+            runs[name].append(result)
+            print(
+                f"  repeat {repeat + 1} {name:13} {result['rps']:9.1f} req/s  "
+                f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms",
+                flush=True,
+            )
+    return runs
+
+
+def bulk_bodies(prefix: str, rows: int, bump: float = 0.0) -> list[bytes]:
+    """Build PUT bodies of BULK_BATCH entries keyed bench/PREFIX<n>; BUMP changes durations."""
+    step = seed.SEED_DAYS * 86400 / rows
+    bodies = []
+    for start in range(0, rows, BULK_BATCH):
+        items = []
+        for n in range(start, min(start + BULK_BATCH, rows)):
+            e = seed.entry(n, step)
+            items.append(
+                {
+                    "date": e["date"].isoformat().replace("+00:00", "Z"),
+                    "duration": e["duration"] + bump,
+                    "project": e["project"],
+                    "description": e["description"],
+                    "source": "bench",
+                    "external_id": f"{prefix}{n}",
+                }
+            )
+        bodies.append(orjson.dumps({"entries": items}))
+    return bodies
+
+
+def measure_bulk(url: str, service: Server, users, token, args, run_id) -> dict[str, list]:
+    """Per repeat: COPY the rows (ceiling), PUT them as new keys, then PUT them changed."""
+    runs: dict[str, list] = {"copy": [], "bulk_new": [], "bulk_existing": []}
+    step = seed.SEED_DAYS * 86400 / args.bulk_rows
+    for repeat in range(args.repeats):
+        prefix = f"{run_id}-{repeat}-"
+        lines = seed.copy_lines(users[1]["id"], "copy", prefix, args.bulk_rows, step)
+        runs["copy"].append({"rows_per_s": args.bulk_rows / seed.copy_entries(url, lines)})
+        for name, bump in (("bulk_new", 0.0), ("bulk_existing", 0.25)):
+            bodies = bulk_bodies(prefix, args.bulk_rows, bump)
+            answer = put_all(service.url, "/api/entries/bulk", token, bodies, args.bulk_concurrency)
+            answer["rows_per_s"] = args.bulk_rows / answer["seconds"]
+            runs[name].append(answer)
+            print(
+                f"  repeat {repeat + 1} {name:13} {answer['rows_per_s']:9.0f} rows/s  "
+                f"(created {answer['created']}, updated {answer['updated']}, "
+                f"failures {len(answer['failures'])}); COPY "
+                f"{runs['copy'][-1]['rows_per_s']:.0f} rows/s",
+                flush=True,
+            )
+    return runs
+
+
+def measure_import(admin_url: str) -> dict:
+    """Run bench/import_toggl.py (when present): 100,000 Toggl CSV rows, end to end.
+
+    The script imports into a scratch database through the app in-process and prints
+    "first import: <seconds> s wall ..." and "same file again: ..."; both are kept.
+    """
+    if not IMPORT_SCRIPT.exists():
+        return {"skipped": "bench/import_toggl.py is absent (imports not merged yet)"}
+    command = [sys.executable, str(IMPORT_SCRIPT), "--rows", "100000", "--admin-url", admin_url]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    timings = dict(IMPORT_LINE.findall(done.stdout))
+    if done.returncode != 0 or "first import" not in timings:
+        return {"skipped": f"bench/import_toggl.py failed: {done.stderr.strip()[-300:]}"}
+    return {
+        "seconds": float(timings["first import"]),
+        "again_seconds": float(timings.get("same file again", "nan")),
+        "output": done.stdout,
+    }
+
+
+def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None):
+    """Compare every figure with its ceiling or bound, in the order of the README's table."""
+    entries_p99 = statistics.median(run["p99_ms"] for run in http["entries"])
+    ceiling_p99 = statistics.median(run["p99_ms"] for run in http["psycopg_list"])
+    rows = [
+        table.ratio_row("/livez req/s vs bare Flask", http, "livez", "bare_flask", "rps", 0.9),
+        table.ratio_row("/livez req/s vs bare WSGI", http, "livez", "bare_wsgi", "rps"),
+        table.ratio_row(
+            "/health req/s vs Flask+pool SELECT 1", http, "health", "select1", "rps", 0.9
+        ),
+        table.ratio_row(
+            "GET /api/entries req/s vs psycopg2+dicts", http, "entries", "psycopg_list", "rps", 0.8
+        ),
+        table.limit_row(
+            f"GET /api/entries p99 ms @{http['connections']}",
+            entries_p99,
+            30,
+            note=f"psycopg2 ceiling p99 {ceiling_p99:.0f} ms",
+        ),
+    ]
+    if report_skip:
+        rows.append(table.skipped_row("report summary p50 ms", report_skip))
+    else:
+        finished = [run for run in http["report"] if run["requests"]]
+        if len(finished) < len(http["report"]):
+            rows.append(
+                table.Row(
+                    "report summary p50 ms (1 conn)",
+                    None,
+                    target="<= 300",
+                    passed=False,
+                    note="a run finished no request within the 5 s wrk timeout",
+                )
+            )
+        else:
+            p50 = statistics.median(run["p50_ms"] for run in finished)
+            note = f"over {http['report_entries']:,} entries"
+            rows.append(table.limit_row("report summary p50 ms (1 conn)", p50, 300, note=note))
+    rows += [
+        table.ratio_row(
+            "bulk PUT new keys rows/s vs COPY", bulk, "bulk_new", "copy", "rows_per_s", 0.45
+        ),
+        table.ratio_row(
+            "bulk PUT existing keys rows/s vs COPY",
+            bulk,
+            "bulk_existing",
+            "copy",
+            "rows_per_s",
+            0.45,
+        ),
+    ]
+    if "skipped" in imported:
+        rows.append(table.skipped_row("Toggl CSV import 100k rows s", imported["skipped"]))
+    else:
+        rows.append(table.limit_row("Toggl CSV import 100k rows s", imported["seconds"], 3))
+    rows.append(
+        table.limit_row(
+            "worker RSS MiB after the run (max)",
+            max(rss["end"]),
+            60,
+            note=f"at start {max(rss['start'])}",
+        )
+    )
+    return rows
+
+
+def check_tools() -> None:
+    """Stop early, with the fix, when wrk is missing."""
+    if shutil.which("wrk") is None:
+        sys.exit("make bench needs wrk (Debian package): apt-get install -y wrk")
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the servers are stopped on the way out."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+
+
+def main() -> None:
+    """Seed, serve, measure, print the table and save the JSON."""
+    args = parse_args()
+    stop_on_sigterm()
+    check_tools()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    print(f"bench {run_id}: database {args.database}, {args.entries:,} entries", flush=True)
+    url, users, seeded = prepare_database(args)
+    if seeded is not None:
+        print(f"  seeded in {seeded:.1f} s", flush=True)
+    servers = start_servers(url, users[0]["id"], RESULTS)
+    try:
+        service = servers["service"]
+        token = login(service.url, users[0])
+        rss_start = service.worker_rss_mib()
+        targets = http_targets(servers, users, token)
+        report_status = http_status(targets["report"]["url"], token)
+        report_skip = None
+        if report_status != 200:
+            report_skip = f"/api/reports/summary answered {report_status}"
+            del targets["report"]
+        http = measure_http(targets, args)
+        http["connections"] = args.connections
+        http["report_entries"] = args.entries // len(users)
+        bulk = measure_bulk(url, service, users, token, args, run_id)
+        imported = measure_import(args.admin_url)
+        rss = {"start": rss_start, "end": service.worker_rss_mib()}
+    finally:
+        for server in servers.values():
+            server.stop()
+    rows = build_rows(http, bulk, imported, rss, report_skip)
+    print()
+    print(table.render(rows))
+    settings = {k: os.environ.get(k) for k in ("WEB_CONCURRENCY", "THREADS", "WORKER_CLASS")}
+    result = {
+        "run": run_id,
+        "args": vars(args),
+        "gunicorn_env": settings,
+        "seed_seconds": seeded,
+        "rows": [row.__dict__ for row in rows],
+        "http": http,
+        "bulk": bulk,
+        "import": imported,
+        "worker_rss_mib": rss,
+    }
+    path = RESULTS / f"bench-{run_id}.json"
+    path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print(f"\nsaved {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

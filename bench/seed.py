@@ -1,0 +1,151 @@
+"""The bench database: created fresh, migrated, users inserted and entries COPYed in."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+import bcrypt
+import psycopg2
+
+from service.migrate import migrate
+from service.migrate import open_database
+
+PASSWORD = "bench-password-1234"
+SEED_START = datetime(2024, 1, 1, tzinfo=UTC)
+SEED_DAYS = 3 * 365
+WEEK_FROM = datetime(2026, 6, 1, tzinfo=UTC)
+WEEK_TO = WEEK_FROM + timedelta(days=7)
+PROJECTS = [f"Project {n:02d}" for n in range(20)]
+COLUMNS = (
+    "id, user_id, source, external_id, date, duration, project, description, created_at, updated_at"
+)
+COPY_CHUNK = 100_000
+
+
+def with_database(url: str, name: str) -> str:
+    """Return URL pointing at database NAME on the same server."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def recreate_database(admin_url: str, name: str) -> str:
+    """Drop and create database NAME, migrate it, and return its URL."""
+    conn = psycopg2.connect(admin_url, connect_timeout=3)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    url = with_database(admin_url, name)
+    database = open_database(url)
+    migrate(database)
+    database.close()
+    return url
+
+
+def insert_users(url: str, count: int) -> list[dict[str, str]]:
+    """Insert COUNT users sharing one password; return their ids and emails."""
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    users = [
+        {"id": str(uuid.uuid4()), "email": f"bench-{n}@example.com", "password": PASSWORD}
+        for n in range(count)
+    ]
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        for user in users:
+            cursor.execute(
+                "INSERT INTO users (id, email, password_hash, is_active, created_at) "
+                "VALUES (%s, %s, %s, true, now())",
+                (user["id"], user["email"], password_hash),
+            )
+    conn.close()
+    return users
+
+
+def entry(n: int, step_seconds: float) -> dict[str, object]:
+    """Return the content of the Nth generated entry: deterministic, spread over time."""
+    return {
+        "date": SEED_START + timedelta(seconds=int(n * step_seconds)),
+        "duration": 0.25 + (n % 16) * 0.25,
+        "project": PROJECTS[n % len(PROJECTS)],
+        "description": f"task {n % 997}",
+    }
+
+
+def copy_lines(user_id: str, source: str, prefix: str, count: int, step: float) -> Iterator[str]:
+    """Yield COPY text lines of COUNT entries keyed SOURCE/PREFIX<n>."""
+    now = datetime.now(UTC).isoformat()
+    for n in range(count):
+        e = entry(n, step)
+        yield (
+            f"{uuid.uuid4()}\t{user_id}\t{source}\t{prefix}{n}\t{e['date'].isoformat()}\t"
+            f"{e['duration']}\t{e['project']}\t{e['description']}\t{now}\t{now}\n"
+        )
+
+
+def copy_entries(url: str, lines: Iterator[str]) -> float:
+    """COPY LINES into time_entries in one transaction; return the seconds COPY took."""
+    seconds = 0.0
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == COPY_CHUNK:
+                seconds += _copy(cursor, chunk)
+                chunk = []
+        if chunk:
+            seconds += _copy(cursor, chunk)
+        started = time.perf_counter()
+        conn.commit()
+        seconds += time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def _copy(cursor, chunk: list[str]) -> float:
+    buffer = io.StringIO("".join(chunk))
+    started = time.perf_counter()
+    cursor.copy_expert(f"COPY time_entries ({COLUMNS}) FROM STDIN", buffer)
+    return time.perf_counter() - started
+
+
+def seed_entries(url: str, users: list[dict[str, str]], total: int) -> float:
+    """Spread TOTAL entries evenly over USERS and three years; return the COPY seconds."""
+    per_user = total // len(users)
+    step = SEED_DAYS * 86400 / per_user
+    seconds = 0.0
+    for user in users:
+        seconds += copy_entries(url, copy_lines(user["id"], "seed", "s", per_user, step))
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE time_entries")
+    finally:
+        conn.close()
+    return seconds
+
+
+def existing_users(url: str) -> list[dict[str, str]]:
+    """Return the bench users of an already seeded database, or [] when there is none."""
+    try:
+        conn = psycopg2.connect(url, connect_timeout=3)
+    except psycopg2.OperationalError:
+        return []
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT id, email FROM users WHERE email LIKE 'bench-%%' ORDER BY email")
+            rows = cursor.fetchall()
+    except psycopg2.Error:
+        return []
+    finally:
+        conn.close()
+    return [{"id": str(row[0]), "email": row[1], "password": PASSWORD} for row in rows]
