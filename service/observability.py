@@ -21,6 +21,9 @@ access_log = logging.getLogger("service.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accept a caller's id only when it cannot forge log structure or grow without bound.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+# Kubernetes probes these every few seconds per pod: their lines would bury the rest, so
+# they are logged at DEBUG (metrics still count them).
+PROBE_ROUTES = frozenset({"/livez", "/readyz", "/health"})
 
 
 def request_id_of(header: str | None) -> str:
@@ -39,22 +42,29 @@ def _finish(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = g.request_id
     seconds = time.perf_counter() - g.started
     route = request.url_rule.rule if request.url_rule else None
-    access_log.info(
+    level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
+    if access_log.isEnabledFor(level):
+        _log_access(level, route, response.status_code, seconds)
+    if current_app.config["METRICS_ENABLED"]:
+        metrics.record_request(route, request.method, response.status_code, seconds)
+    return response
+
+
+def _log_access(level: int, route: str | None, status: int, seconds: float) -> None:
+    access_log.log(
+        level,
         "%s %s %s",
         request.method,
         request.path,
-        response.status_code,
+        status,
         extra={
             "method": request.method,
             "route": route,
             "path": request.path,
-            "status": response.status_code,
+            "status": status,
             "duration_ms": round(seconds * 1000, 2),
         },
     )
-    if current_app.config["METRICS_ENABLED"]:
-        metrics.record_request(route, request.method, response.status_code, seconds)
-    return response
 
 
 def _pool_gauge(_exc: BaseException | None) -> None:

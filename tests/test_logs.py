@@ -44,7 +44,7 @@ def test_each_request_writes_one_json_access_line(client, auth_headers, user, ca
 def test_a_sane_request_id_is_kept_and_echoed(client, capsys):
     capsys.readouterr()
 
-    response = client.get("/livez", headers={"X-Request-ID": "edge-7f3a.91:b_2"})
+    response = client.get("/.well-known/jwks.json", headers={"X-Request-ID": "edge-7f3a.91:b_2"})
 
     assert response.headers["X-Request-ID"] == "edge-7f3a.91:b_2"
     assert [line["request_id"] for line in access_lines(capsys)] == ["edge-7f3a.91:b_2"]
@@ -55,14 +55,14 @@ def test_a_sane_request_id_is_kept_and_echoed(client, capsys):
     ["short", "x" * 129, "has spaces in it", 'quote"}{"level":"ERROR', "naïve-unicode-id"],
 )
 def test_an_insane_request_id_is_replaced_by_a_new_one(client, given):
-    response = client.get("/livez", headers={"X-Request-ID": given})
+    response = client.get("/.well-known/jwks.json", headers={"X-Request-ID": given})
 
     assert response.headers["X-Request-ID"] != given
     assert len(response.headers["X-Request-ID"]) == 32
 
 
 def test_requests_without_an_id_get_distinct_ones(client):
-    ids = {client.get("/livez").headers["X-Request-ID"] for _ in range(3)}
+    ids = {client.get("/.well-known/jwks.json").headers["X-Request-ID"] for _ in range(3)}
 
     assert len(ids) == 3
 
@@ -120,13 +120,24 @@ def test_text_format_is_one_plain_line_with_the_request_id(make_app, database_ur
     client = make_app(database_url, LOG_FORMAT="text").test_client()
     capsys.readouterr()
 
-    client.get("/livez", headers={"X-Request-ID": "plain-text-0001"})
+    client.get("/.well-known/jwks.json", headers={"X-Request-ID": "plain-text-0001"})
 
     [line] = capsys.readouterr().out.splitlines()
-    assert "INFO service.access [plain-text-0001] GET /livez 200" in line
+    assert "INFO service.access [plain-text-0001] GET /.well-known/jwks.json 200" in line
 
 
 @pytest.mark.parametrize("given", ["abcdefgh\n", "abcdefgh\r\nX-Admin: 1", "", None])
 def test_request_ids_with_line_breaks_or_nothing_are_replaced(given):
     assert request_id_of(given) != given
     assert len(request_id_of(given)) == 32
+
+
+def test_probes_are_logged_at_debug_only(client, capsys):
+    capsys.readouterr()
+
+    for path in ("/livez", "/health", "/readyz"):
+        client.get(path)
+
+    assert [
+        line for line in capsys.readouterr().out.splitlines() if '"service.access"' in line
+    ] == []

@@ -148,7 +148,7 @@ def gunicorn(tmp_path):
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            requests.get(f"{base}/livez", timeout=5)
+            requests.get(f"{base}/.well-known/jwks.json", timeout=5)
             break
         except requests.RequestException:
             time.sleep(0.2)
@@ -163,13 +163,13 @@ def test_metrics_add_up_across_gunicorn_workers_and_its_logs_are_json(gunicorn):
     before = scraped(requests.get(f"{base}/metrics", timeout=5).text, "http_requests_total")
 
     for _ in range(40):
-        requests.get(f"{base}/livez", timeout=5, headers={"Connection": "close"})
+        requests.get(f"{base}/.well-known/jwks.json", timeout=5, headers={"Connection": "close"})
     text = requests.get(f"{base}/metrics", timeout=5).text
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
 
-    assert scraped(text, "http_requests_total", route="/livez") >= 40
+    assert scraped(text, "http_requests_total", route="/.well-known/jwks.json") >= 40
     assert scraped(text, "http_requests_total") - before == 40 + 1
     logged = [json.loads(line) for line in output.splitlines()]
     assert sum(line["message"].startswith("Booting worker") for line in logged) >= 2
-    assert sum(line.get("route") == "/livez" for line in logged) >= 40
+    assert sum(line.get("route") == "/.well-known/jwks.json" for line in logged) >= 40
