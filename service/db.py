@@ -2,19 +2,89 @@
 
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import peewee
+import psycopg2
+import psycopg2.extensions
 from flask import Blueprint
 from flask import Flask
 from playhouse import db_url
+from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}
 SQLITE_SCHEMES = {"sqlite"}
+# How long past its statement timeout a query may go unanswered before the client gives up:
+# statement_timeout is enforced by the server, so a hung server or network needs our own.
+ANSWER_GRACE_SECONDS = 1.0
+
+
+class DatabaseTimeout(psycopg2.OperationalError):
+    """PostgreSQL did not answer in time; psycopg2 closes the connection, peewee says 503."""
+
+
+def bounded_wait(conn: psycopg2.extensions.connection) -> None:
+    """Wait for psycopg2 like psycopg2.extras.wait_select, up to the connection's limit.
+
+    The limit comes from the connection's class (see _connection_class): connect_limit
+    while connecting, query_limit afterwards; a plain psycopg2 connection waits forever.
+    """
+    connecting = conn.status == psycopg2.extensions.STATUS_SETUP
+    limit = getattr(conn, "connect_limit" if connecting else "query_limit", None)
+    deadline = None if limit is None else time.monotonic() + limit
+    while (state := conn.poll()) != psycopg2.extensions.POLL_OK:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise DatabaseTimeout(f"PostgreSQL did not answer within {limit:g} s")
+        fd = conn.fileno()
+        if state == psycopg2.extensions.POLL_READ:
+            select.select([fd], [], [], remaining)
+        elif state == psycopg2.extensions.POLL_WRITE:
+            select.select([], [fd], [], remaining)
+        else:
+            raise psycopg2.OperationalError(f"unexpected psycopg2 poll state {state}")
+
+
+def _connection_class(connect_timeout: int, statement_timeout_ms: int) -> type:
+    query_limit = (
+        statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS if statement_timeout_ms else None
+    )
+    return type(
+        "BoundedConnection",
+        (psycopg2.extensions.connection,),
+        {"connect_limit": float(connect_timeout), "query_limit": query_limit},
+    )
+
+
+class BoundedPool(PooledPostgresqlDatabase):
+    """A pool whose liveness probe is bounded by the connect timeout.
+
+    A failed probe means the server restarted or hangs, and every idle connection shares
+    that fate: they are all dropped, so one checkout pays for one probe, not one per
+    connection.
+    """
+
+    @property
+    def probe_limit(self) -> float:
+        return float(self.connect_params["connect_timeout"])
+
+    def _is_closed(self, conn: psycopg2.extensions.connection) -> bool:
+        conn.query_limit = self.probe_limit
+        try:
+            closed = super()._is_closed(conn)
+        finally:
+            del conn.query_limit
+        if closed:
+            for _timestamp, _counter, idle in self._connections:
+                self._close_raw(idle)
+            self._connections.clear()
+        return closed
 
 
 def make_database(
@@ -39,16 +109,19 @@ def make_database(
 def _postgres(
     url: str, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pooled: bool
 ) -> peewee.Database:
-    base = url.split("://", 1)[1]
-    scheme = "postgresql+pool" if pooled else "postgresql"
+    psycopg2.extensions.set_wait_callback(bounded_wait)
     options: dict[str, Any] = {
+        **db_url.parse(url, unquote_password=True),
         "connect_timeout": connect_timeout,
         "options": f"-c statement_timeout={statement_timeout_ms}",
         "application_name": "time-tracker",
+        "connection_factory": _connection_class(connect_timeout, statement_timeout_ms),
     }
-    if pooled:
-        options.update(max_connections=pool_size, stale_timeout=300, timeout=connect_timeout)
-    return db_url.connect(f"{scheme}://{base}", unquote_password=True, **options)
+    if not pooled:
+        return peewee.PostgresqlDatabase(**options)
+    return BoundedPool(
+        max_connections=pool_size, stale_timeout=300, timeout=connect_timeout, **options
+    )
 
 
 def _sqlite(url: str) -> peewee.Database:

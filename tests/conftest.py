@@ -26,6 +26,8 @@ from service import create_app
 from service.db import db
 from service.migrate import migrate
 from service.migrate import open_database
+from tests.faults import FaultProxy
+from tests.faults import Gunicorn
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -207,3 +209,40 @@ def make_entry(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..
         return response.json
 
     return create
+
+
+def server_env(database_url: str, **extra: Any) -> dict[str, str]:
+    """The environment of a gunicorn-served app: the test settings, as text."""
+    return {k: str(v) for k, v in settings(database_url, **extra).items() if k != "TESTING"}
+
+
+@pytest.fixture
+def serve(tmp_path) -> Iterator[Callable[..., Gunicorn]]:
+    """Start real gunicorn servers of the app on free ports; stop them all afterwards."""
+    servers: list[Gunicorn] = []
+
+    def start(database_url: str, *, workers: int = 2, threads: int = 4, **extra: Any) -> Gunicorn:
+        log = tmp_path / f"gunicorn-{len(servers)}.log"
+        server = Gunicorn(server_env(database_url, **extra), log, workers=workers, threads=threads)
+        servers.append(server.start())
+        return server.wait_ready()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def fault_proxy(postgres_server: str) -> Iterator[FaultProxy]:
+    """A fault-injection proxy in front of the test PostgreSQL server."""
+    parts = urlsplit(postgres_server)
+    proxy = FaultProxy((parts.hostname or "127.0.0.1", parts.port or 5432)).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> str:
+    """The session's migrated PostgreSQL database, emptied (for tests that need PostgreSQL)."""
+    empty_tables(postgres_url)
+    return postgres_url

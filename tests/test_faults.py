@@ -1,0 +1,153 @@
+"""Database outages, caused for real: a proxy between gunicorn and PostgreSQL refuses, cuts
+and stalls connections while the tests watch the probes, the API and the stored rows."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+import requests
+
+from service.migrate import open_database
+from tests.faults import sign_up
+from tests.faults import wait_until
+
+pytestmark = pytest.mark.faults
+
+# Short timeouts keep the tests quick; the behaviour is the same at the defaults.
+TIMEOUTS = {"DB_CONNECT_TIMEOUT": 1, "DB_STATEMENT_TIMEOUT": 1000}
+# The longest any request may take while the database is gone: a connect or statement
+# timeout, plus slack for a shared two-core machine.
+PATIENCE = 4
+
+
+def batch(size: int, tag: str) -> dict:
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    return {
+        "entries": [
+            {
+                "source": "toggl",
+                "external_id": str(n),
+                "date": (start + timedelta(minutes=n)).isoformat(),
+                "duration": 0.25,
+                "description": tag,
+            }
+            for n in range(size)
+        ]
+    }
+
+
+def count_rows(database_url: str) -> int:
+    database = open_database(database_url)
+    with database.connection_context():
+        return database.execute_sql("SELECT count(*) FROM time_entries").fetchone()[0]
+
+
+@pytest.fixture
+def proxied(serve, fault_proxy, pg_url):
+    """A gunicorn server whose every database connection goes through the fault proxy."""
+    server = serve(fault_proxy.url_for(pg_url), **TIMEOUTS)
+    headers = sign_up(server)
+    return server, headers
+
+
+def timed_get(url: str, **kwargs) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = requests.get(url, timeout=30, **kwargs)
+    return response, time.monotonic() - started
+
+
+def assert_down(server, headers) -> None:
+    """Every probe and API call answers as the README promises while the database is gone."""
+    live, _ = timed_get(server.url("/livez"))
+    health, health_took = timed_get(server.url("/health"))
+    ready, ready_took = timed_get(server.url("/readyz"))
+    api, api_took = timed_get(server.url("/api/entries"), headers=headers)
+
+    assert live.status_code == 200
+    assert (health.status_code, health.json()["status"]) == (503, "unhealthy")
+    assert (ready.status_code, ready.json()["failed"]) == (503, "database")
+    assert api.status_code == 503
+    assert api.headers["Content-Type"] == "application/problem+json"
+    assert api.headers["Retry-After"] == "5"
+    assert api.json()["status"] == 503
+    assert max(health_took, ready_took, api_took) < PATIENCE
+
+
+def assert_recovers(server, headers) -> None:
+    """Without a restart, the API and the probes answer 200 again within seconds."""
+    wait_until(lambda: server.answers("/readyz"), 10, "ready again after the outage")
+    for _ in range(8):
+        response = requests.get(server.url("/api/entries"), headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+
+
+def test_a_refusing_database_is_503_fast_and_the_service_recovers_alone(proxied, fault_proxy):
+    server, headers = proxied
+
+    fault_proxy.refuse()
+
+    assert_down(server, headers)
+    fault_proxy.restore()
+    assert_recovers(server, headers)
+
+
+def test_a_hanging_database_is_503_within_the_timeouts_and_the_service_recovers(
+    proxied, fault_proxy
+):
+    server, headers = proxied
+
+    fault_proxy.stall()
+
+    assert_down(server, headers)
+    fault_proxy.cut()
+    fault_proxy.restore()
+    assert_recovers(server, headers)
+
+
+def test_pooled_connections_cut_by_a_restart_are_replaced_without_an_error(proxied, fault_proxy):
+    server, headers = proxied
+    url = server.url("/api/entries")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: requests.get(url, headers=headers, timeout=10), range(16)))
+    assert fault_proxy.live_links >= 2
+
+    fault_proxy.cut()
+    answers = [requests.get(url, headers=headers, timeout=10).status_code for _ in range(12)]
+
+    assert answers == [200] * 12
+
+
+@pytest.mark.parametrize(
+    ("marker", "after_forwarding", "rows"),
+    [
+        (b"INSERT INTO", False, 0),
+        (b"COMMIT", False, 0),
+        (b"COMMIT", True, 1000),
+    ],
+    ids=["cut-before-insert", "cut-before-commit", "cut-after-commit-sent"],
+)
+def test_a_cut_mid_bulk_upsert_is_an_error_and_stores_all_or_nothing(
+    proxied, fault_proxy, pg_url, marker, after_forwarding, rows
+):
+    server, headers = proxied
+    fault_proxy.cut_on(marker, after_forwarding=after_forwarding)
+
+    response = requests.put(
+        server.url("/api/entries/bulk"), json=batch(1000, "cut"), headers=headers, timeout=30
+    )
+
+    assert fault_proxy.tripped.is_set()
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert count_rows(pg_url) == rows
+    again = requests.put(
+        server.url("/api/entries/bulk"), json=batch(1000, "cut"), headers=headers, timeout=30
+    )
+    assert again.status_code == 200
+    assert again.json()["created"] + again.json()["unchanged"] == 1000
+    assert count_rows(pg_url) == 1000
