@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import select
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import peewee
@@ -20,6 +23,11 @@ db = peewee.DatabaseProxy()
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}
 SQLITE_SCHEMES = {"sqlite"}
+# Deadlock and serialization failures: PostgreSQL rolled the transaction back, so it can rerun.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+TRANSACTION_ATTEMPTS = 3
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 # How long past its statement timeout a query may go unanswered before the client gives up:
 # statement_timeout is enforced by the server, so a hung server or network needs our own.
 ANSWER_GRACE_SECONDS = 1.0
@@ -127,10 +135,14 @@ def _postgres(
 def _sqlite(url: str) -> peewee.Database:
     if url.rstrip("/") in {"sqlite:", "sqlite:/", "sqlite://"} or ":memory:" in url:
         raise ValueError("DATABASE_URL must name a SQLite file: an in-memory database is wiped")
+    # BEGIN IMMEDIATE takes the write lock when a transaction starts, waiting up to the busy
+    # timeout for it. A deferred BEGIN would read first and then fail at once, "database is
+    # locked", when another process wrote in between: SQLite cannot wait in that case.
     database = db_url.connect(
         url,
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000},
         timeout=5,
+        lock_type="IMMEDIATE",
     )
     Path(database.database).parent.mkdir(parents=True, exist_ok=True)
     return database
@@ -156,6 +168,21 @@ def init_db(app: Flask) -> None:
             statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT"],
         )
     )
+
+
+def rerun_on_deadlock(work: Callable[[], T], attempts: int = TRANSACTION_ATTEMPTS) -> T:
+    """Call WORK (which opens its own transaction) again when PostgreSQL aborted it for a
+    deadlock or serialization failure; inside an outer transaction, call it once."""
+    attempts = 1 if db.in_transaction() else attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except peewee.OperationalError as exc:
+            code = getattr(exc.args[0] if exc.args else None, "pgcode", None)
+            if code not in RETRYABLE_SQLSTATES or attempt == attempts:
+                raise
+            log.info("transaction aborted (%s), attempt %d of %d", code, attempt, attempts)
+    raise AssertionError("unreachable")
 
 
 def _connect() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import peewee
 
 from service.db import db
+from service.db import rerun_on_deadlock
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
@@ -145,7 +146,16 @@ def _content(item: BulkEntry) -> tuple[datetime, float, str | None, str | None]:
 
 
 def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
-    """Insert new and update changed entries by (source, external_id), in one transaction."""
+    """Insert new and update changed entries by (source, external_id), in one transaction.
+
+    Items are written in key order, so racing batches lock rows in the same order; a
+    deadlock PostgreSQL still reports reruns the whole batch.
+    """
+    ordered = sorted(items, key=lambda item: (item.source, item.external_id))
+    return rerun_on_deadlock(lambda: _bulk_upsert(user_id, ordered))
+
+
+def _bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():
