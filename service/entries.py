@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from collections.abc import Iterable
 from dataclasses import asdict
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import peewee
 
 from service.db import db
 from service.db import rerun_on_deadlock
+from service.errors import APIError
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
@@ -23,6 +27,7 @@ from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
 UPSERT_CHUNK = 500
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -91,25 +96,63 @@ def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
     return TimeEntry.create(user=user_id, created_at=now, updated_at=now, **data.model_dump())
 
 
-def update_entry(user_id: uuid.UUID, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:
-    """Apply CHANGES to the user's entry and return it."""
+def entry_version(entry: TimeEntry) -> str:
+    """Return the entry's version (its ETag): updated_at in microseconds since 1970."""
+    return str((entry.updated_at - EPOCH) // timedelta(microseconds=1))
+
+
+def _check_version(entry: TimeEntry, if_match: Collection[str] | None) -> None:
+    if if_match is None or "*" in if_match or entry_version(entry) in if_match:
+        return
+    raise _stale()
+
+
+def _stale() -> APIError:
+    return APIError(412, "The entry has changed since that version; fetch it and try again.")
+
+
+def update_entry(
+    user_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: Collection[str] | None = None,
+) -> TimeEntry:
+    """Apply CHANGES to the user's entry and return it; IF_MATCH, if given, lists the
+    versions it may still have ("*": any), else 412 and nothing changes."""
     with db.atomic():
         entry = get_entry(user_id, entry_id)
-        if changes:
-            for name, value in changes.items():
-                setattr(entry, name, value)
-            entry.updated_at = utcnow()
-            entry.save()
+        _check_version(entry, if_match)
+        if not changes:
+            return entry
+        seen = entry.updated_at
+        # Versions only move forward, even if this replica's clock is behind the last writer's.
+        entry.updated_at = max(utcnow(), seen + timedelta(microseconds=1))
+        for name, value in changes.items():
+            setattr(entry, name, value)
+        query = TimeEntry.update(
+            {TimeEntry._meta.fields[name]: getattr(entry, name) for name in changes}
+            | {TimeEntry.updated_at: entry.updated_at}
+        ).where(TimeEntry.id == entry.id)
+        if if_match is not None:
+            # Compare and set: another writer may have committed since our read.
+            query = query.where(TimeEntry.updated_at == seen)
+        if not query.execute():
+            raise _stale() if if_match is not None else TimeEntry.DoesNotExist
     return entry
 
 
-def delete_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> None:
-    """Delete the user's entry (404 when it is not theirs)."""
-    deleted = (
-        TimeEntry.delete().where((TimeEntry.user == user_id) & (TimeEntry.id == entry_id)).execute()
-    )
-    if not deleted:
-        raise TimeEntry.DoesNotExist
+def delete_entry(
+    user_id: uuid.UUID, entry_id: uuid.UUID, if_match: Collection[str] | None = None
+) -> None:
+    """Delete the user's entry (404 when it is not theirs, 412 when IF_MATCH is stale)."""
+    with db.atomic():
+        entry = get_entry(user_id, entry_id)
+        _check_version(entry, if_match)
+        query = TimeEntry.delete().where(TimeEntry.id == entry.id)
+        if if_match is not None:
+            query = query.where(TimeEntry.updated_at == entry.updated_at)
+        if not query.execute():
+            raise _stale() if if_match is not None else TimeEntry.DoesNotExist
 
 
 def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
