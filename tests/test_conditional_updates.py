@@ -118,7 +118,7 @@ def waiting_for_locks(database_url: str) -> int:
 
 @pytest.mark.faults
 def test_concurrent_patches_from_one_version_let_exactly_one_win(serve, pg_url):
-    server = serve(pg_url)
+    server = serve(pg_url, workers=1, threads=8)  # room for all six PATCHes at once
     headers = sign_up(server)
     created = requests.post(
         server.url("/api/entries"),
