@@ -221,11 +221,21 @@ def serve(tmp_path) -> Iterator[Callable[..., Gunicorn]]:
     """Start real gunicorn servers of the app on free ports; stop them all afterwards."""
     servers: list[Gunicorn] = []
 
-    def start(database_url: str, *, workers: int = 2, threads: int = 4, **extra: Any) -> Gunicorn:
+    def start(
+        database_url: str,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        migrate_first: bool = False,
+        wait: bool = True,
+        **extra: Any,
+    ) -> Gunicorn:
         log = tmp_path / f"gunicorn-{len(servers)}.log"
         server = Gunicorn(server_env(database_url, **extra), log, workers=workers, threads=threads)
+        if migrate_first:
+            server.migrating_first()
         servers.append(server.start())
-        return server.wait_ready()
+        return server.wait_ready() if wait else server
 
     yield start
     for server in servers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -236,6 +237,12 @@ class Gunicorn:
             *("--worker-class", "gthread", "--threads", str(threads), "--no-control-socket"),
             "wsgi:app",
         ]
+
+    def migrating_first(self) -> Gunicorn:
+        """Boot like the container's entrypoint: migrate (locked), then exec gunicorn."""
+        migrate = shlex.join([sys.executable, "-m", "service.migrate"])
+        self.command = ["sh", "-c", f"{migrate} && exec {shlex.join(self.command)}"]
+        return self
 
     def start(self) -> Gunicorn:
         """Start the process; its output goes to LOG_PATH."""
