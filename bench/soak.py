@@ -25,7 +25,6 @@ from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg2
 import requests
 
 from service.migrate import migrate
@@ -35,6 +34,7 @@ from tests.conftest import admin_execute
 from tests.conftest import server_env
 from tests.conftest import with_database
 from tests.faults import Gunicorn
+from tests.faults import pg_rows
 from tests.faults import sign_up
 
 BULK_SIZE = 200
@@ -126,16 +126,11 @@ def rss_kib(pid: int) -> int:
 
 
 def connections(url: str) -> dict[str, int]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT coalesce(state, 'none'), count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1"
-            )
-            return dict(cursor.fetchall())
-    finally:
-        conn.close()
+    sql = (
+        "SELECT coalesce(state, 'none'), count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1"
+    )
+    return dict(pg_rows(url, sql))
 
 
 def sample(server: Gunicorn, url: str, at: float) -> dict:

@@ -23,12 +23,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+import psycopg2
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
 CHUNK = 65536
 PASSWORD = "correct horse battery"
 TICK = 0.05
+
+
+def pg_rows(database_url: str, sql: str) -> list[tuple]:
+    """Run one query on a connection of its own (outside the app's pool) and return its rows."""
+    conn = psycopg2.connect(database_url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    finally:
+        conn.close()
 
 
 def free_port() -> int:

@@ -10,6 +10,7 @@ import psycopg2
 import pytest
 import requests
 
+from tests.faults import pg_rows
 from tests.faults import sign_up
 from tests.faults import wait_until
 
@@ -104,16 +105,11 @@ def test_if_match_on_someone_elses_entry_is_still_404(
 
 
 def waiting_for_locks(database_url: str) -> int:
-    conn = psycopg2.connect(database_url)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return cursor.fetchone()[0]
-    finally:
-        conn.close()
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return pg_rows(database_url, sql)[0][0]
 
 
 @pytest.mark.faults

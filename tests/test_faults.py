@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from service.migrate import open_database
+from tests.faults import pg_rows
 from tests.faults import sign_up
 from tests.faults import wait_until
 
@@ -42,9 +42,7 @@ def batch(size: int, tag: str) -> dict:
 
 
 def count_rows(database_url: str) -> int:
-    database = open_database(database_url)
-    with database.connection_context():
-        return database.execute_sql("SELECT count(*) FROM time_entries").fetchone()[0]
+    return pg_rows(database_url, "SELECT count(*) FROM time_entries")[0][0]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import requests
 
 from service.migrate import migrate
 from service.migrate import open_database
+from tests.faults import pg_rows
 from tests.faults import sign_up
 
 pytestmark = pytest.mark.faults
@@ -44,12 +45,8 @@ def writes_of(writer: int, round_: int) -> list[dict]:
 
 
 def stored_rows(database_url: str) -> list[tuple]:
-    database = open_database(database_url)
-    with database.connection_context():
-        cursor = database.execute_sql(
-            "SELECT external_id, duration, project, description FROM time_entries"
-        )
-        return cursor.fetchall()
+    sql = "SELECT external_id, duration, project, description FROM time_entries"
+    return pg_rows(database_url, sql)
 
 
 def test_racing_bulk_upserts_keep_one_row_per_key_holding_one_whole_write(serve, pg_url):
