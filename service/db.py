@@ -178,7 +178,7 @@ def rerun_on_deadlock(work: Callable[[], T], attempts: int = TRANSACTION_ATTEMPT
         try:
             return work()
         except peewee.OperationalError as exc:
-            code = getattr(exc.args[0] if exc.args else None, "pgcode", None)
+            code = getattr(getattr(exc, "orig", None), "pgcode", None)
             if code not in RETRYABLE_SQLSTATES or attempt == attempts:
                 raise
             log.info("transaction aborted (%s), attempt %d of %d", code, attempt, attempts)

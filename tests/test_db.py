@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections import Counter
+
 import peewee
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
+from service.db import db
 from service.db import make_database
+from service.db import rerun_on_deadlock
+from service.models import User
 
 
 @pytest.mark.parametrize(
@@ -64,3 +72,53 @@ def test_nothing_connects_until_asked():
     assert database.is_closed()
     with pytest.raises(peewee.OperationalError):
         database.connect()
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"postgresql://u@127.0.0.1:{silent.getsockname()[1]}/app"
+        database = make_database(url, connect_timeout=1)
+        started = time.monotonic()
+
+        with pytest.raises(peewee.OperationalError, match="did not answer within 1 s"):
+            database.connect()
+
+    assert time.monotonic() - started < 5
+
+
+def test_a_transaction_aborted_by_a_deadlock_is_rerun(make_app, pg_url):
+    make_app(pg_url)
+    first, second = (User.create(email=f"{n}@example.com", password_hash="x").id for n in "ab")
+    both_locked = threading.Barrier(2, timeout=10)
+    attempts: Counter = Counter()
+    failures: list[BaseException] = []
+
+    def lock_in_order(one, other) -> None:
+        def work() -> None:
+            attempts[one] += 1
+            with db.atomic():
+                User.update(is_active=False).where(User.id == one).execute()
+                if attempts[one] == 1:
+                    both_locked.wait()
+                User.update(is_active=False).where(User.id == other).execute()
+
+        try:
+            rerun_on_deadlock(work)
+        except BaseException as exc:  # handed to the test thread below
+            failures.append(exc)
+        finally:
+            db.close()
+
+    threads = [
+        threading.Thread(target=lock_in_order, args=pair)
+        for pair in ((first, second), (second, first))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert failures == []
+    assert sorted(attempts.values()) == [1, 2]
