@@ -33,12 +33,18 @@ log = logging.getLogger(__name__)
 ANSWER_GRACE_SECONDS = 1.0
 
 
+WAIT_EVENTS = {
+    psycopg2.extensions.POLL_READ: select.POLLIN,
+    psycopg2.extensions.POLL_WRITE: select.POLLOUT,
+}
+
+
 class DatabaseTimeout(psycopg2.OperationalError):
     """PostgreSQL did not answer in time; psycopg2 closes the connection, peewee says 503."""
 
 
 def bounded_wait(conn: psycopg2.extensions.connection) -> None:
-    """Wait for psycopg2 like psycopg2.extras.wait_select, up to the connection's limit.
+    """Wait for psycopg2 like psycopg2.extras.wait_select does, up to the connection's limit.
 
     The limit comes from the connection's class (see _connection_class): connect_limit
     while connecting, query_limit afterwards; a plain psycopg2 connection waits forever.
@@ -50,13 +56,12 @@ def bounded_wait(conn: psycopg2.extensions.connection) -> None:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise DatabaseTimeout(f"PostgreSQL did not answer within {limit:g} s")
-        fd = conn.fileno()
-        if state == psycopg2.extensions.POLL_READ:
-            select.select([fd], [], [], remaining)
-        elif state == psycopg2.extensions.POLL_WRITE:
-            select.select([], [fd], [], remaining)
-        else:
+        if state not in WAIT_EVENTS:
             raise psycopg2.OperationalError(f"unexpected psycopg2 poll state {state}")
+        # poll(), not select(): select() cannot watch descriptors numbered 1024 or more.
+        poller = select.poll()
+        poller.register(conn.fileno(), WAIT_EVENTS[state])
+        poller.poll(None if remaining is None else remaining * 1000)
 
 
 def _connection_class(connect_timeout: int, statement_timeout_ms: int) -> type:
