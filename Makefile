@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 DEV_ENV := APP_ENV=development HOST=$(HOST) PORT=$(PORT)
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint-deploy image-smoke migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,21 @@ migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: instan
 run: migrate ## serve on http://$(HOST):$(PORT) with gunicorn
 	$(DEV_ENV) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.installed ## run every test (PostgreSQL half skips locally without a server)
+test: $(VENV)/.installed lint-deploy ## run every test (PostgreSQL half skips locally without a server)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
+
+lint-deploy: $(VENV)/.installed ## lint the Dockerfile, shell scripts and manifests (offline)
+	$(BIN)/hadolint --failure-threshold warning Dockerfile
+	$(BIN)/shellcheck docker-entrypoint.sh scripts/image-smoke
+	$(BIN)/yamllint --strict deploy docker-compose.yml .yamllint.yaml
+	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
+
+image-smoke: ## build the image with buildah and boot it against the local PostgreSQL
+	scripts/image-smoke
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,11 +1,58 @@
-"""gunicorn settings, read from the environment (`gunicorn -c gunicorn.conf.py wsgi:app`)."""
+"""gunicorn settings, read from the environment (`gunicorn -c gunicorn.conf.py wsgi:app`).
+
+Every value comes from service.config.server_settings, so the README's settings table is
+the one reference. No preload: each worker builds the app (and its pool) after the fork.
+"""
+
+from __future__ import annotations
 
 import os
+import signal
+import threading
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "4"))
+from service import lifecycle
+from service.config import server_settings
+
+settings = server_settings()
+
+bind = f"{settings['HOST']}:{settings['PORT']}"
+workers = settings["WEB_CONCURRENCY"]
+worker_class = settings["WORKER_CLASS"]
+threads = settings["THREADS"]
+timeout = settings["WORKER_TIMEOUT"]
+# Counted from SIGTERM: the drain pause plus the slowest in-flight request must fit.
+graceful_timeout = settings["GRACEFUL_TIMEOUT"]
+keepalive = settings["KEEPALIVE"]
+max_requests = settings["MAX_REQUESTS"]
+max_requests_jitter = settings["MAX_REQUESTS_JITTER"]
+forwarded_allow_ips = settings["FORWARDED_ALLOW_IPS"]
+preload_app = False
+# The heartbeat file lives in memory: a container's disk may be slow or read-only.
+SHARED_MEMORY = "/dev/shm"  # noqa: S108 - a tmpfs the kernel provides, not a temp file
+worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
+access_log_format = (
+    '{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "query": "%(q)s", '
+    '"status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '
+    '"user_agent": "%(a)s", "request_id": "%({x-request-id}i)s"}'
+)
+
+
+def post_worker_init(worker):
+    """On SIGTERM, fail /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
+    stop = worker.handle_exit
+
+    def drain_then_stop(sig, frame):
+        if lifecycle.draining.is_set():
+            return
+        lifecycle.draining.set()
+        worker.log.info("worker %s draining for %s s", worker.pid, settings["DRAIN_SECONDS"])
+        timer = threading.Timer(settings["DRAIN_SECONDS"], stop, args=(sig, frame))
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, drain_then_stop)
+    signal.siginterrupt(signal.SIGTERM, False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,11 +32,17 @@ from service.migrate import migrate
 from service.migrate import open_database
 from tests.conftest import TEST_DATABASE_URL
 from tests.conftest import admin_execute
-from tests.conftest import server_env
 from tests.conftest import with_database
-from tests.faults import Gunicorn
+from tests.faults import GUNICORN
 from tests.faults import pg_rows
 from tests.faults import sign_up
+from tests.faults import worker_pids
+from tests.servers import ROOT
+from tests.servers import Server
+from tests.servers import answers
+from tests.servers import free_port
+from tests.servers import server_env
+from tests.servers import wait_for
 
 BULK_SIZE = 200
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -52,7 +59,7 @@ def entry(n: int) -> dict:
 class Client:
     """One simulated API client: its own user, session and recently seen entries."""
 
-    def __init__(self, server: Gunicorn, statuses: Counter, lock: threading.Lock) -> None:
+    def __init__(self, server: Server, statuses: Counter, lock: threading.Lock) -> None:
         self.server = server
         self.session = requests.Session()
         self.session.headers.update(sign_up(server))
@@ -133,17 +140,28 @@ def connections(url: str) -> dict[str, int]:
     return dict(pg_rows(url, sql))
 
 
-def sample(server: Gunicorn, url: str, at: float) -> dict:
+def sample(server: Server, url: str, at: float) -> dict:
     return {
         "t": round(at),
-        "rss_kib": {pid: rss_kib(pid) for pid in server.worker_pids()},
+        "rss_kib": {pid: rss_kib(pid) for pid in worker_pids(server)},
         "pg_stat_activity": connections(url),
     }
 
 
+def start_server(url: str, args: argparse.Namespace, log: Path) -> Server:
+    """Serve the app with the repo's gunicorn.conf.py on a free port; wait until it answers."""
+    env = server_env(
+        url, free_port(), WEB_CONCURRENCY=args.workers, THREADS=args.threads, LOG_LEVEL="WARNING"
+    )
+    with log.open("w") as output:
+        process = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, stdout=output, stderr=output)
+    server = Server(process, log, int(env["PORT"]))
+    wait_for(lambda: answers(server, "/livez"), 30, "gunicorn to answer")
+    return server
+
+
 def soak(url: str, args: argparse.Namespace, log: Path) -> dict:
-    env = {**server_env(url), "LOG_LEVEL": "WARNING"}
-    server = Gunicorn(env, log, workers=args.workers, threads=args.threads).start().wait_ready()
+    server = start_server(url, args, log)
     try:
         statuses: Counter = Counter()
         lock = threading.Lock()
@@ -162,7 +180,8 @@ def soak(url: str, args: argparse.Namespace, log: Path) -> dict:
         samples.append(sample(server, url, time.monotonic() - started))
         return {"statuses": statuses, "samples": samples, "seconds": time.monotonic() - started}
     finally:
-        server.stop()
+        server.process.terminate()
+        server.process.wait(timeout=60)
 
 
 def report(result: dict) -> int:

@@ -47,6 +47,10 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) 
     return value
 
 
+def _threads(env: Mapping[str, str]) -> int:
+    return _int(env, "THREADS", 4, minimum=1)
+
+
 def _read_secret(env: Mapping[str, str], name: str) -> str | None:
     """Return NAME_FILE's content if set (the file form wins), else NAME, else None."""
     path = env.get(f"{name}_FILE")
@@ -81,9 +85,30 @@ def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
-    """Return DATABASE_URL, or the embedded default: a SQLite file under instance/."""
+    """Return DATABASE_URL (or DATABASE_URL_FILE's content), else a SQLite file under instance/."""
     env = os.environ if env is None else env
-    return env.get("DATABASE_URL") or f"sqlite:///{(INSTANCE_DIR / 'time_tracker.db').resolve()}"
+    url = _read_secret(env, "DATABASE_URL")
+    return url or f"sqlite:///{(INSTANCE_DIR / 'time_tracker.db').resolve()}"
+
+
+def server_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read the web server's settings (gunicorn.conf.py and the entrypoint use them)."""
+    env = os.environ if env is None else env
+    return {
+        "HOST": env.get("HOST") or "0.0.0.0",
+        "PORT": _int(env, "PORT", 8000, minimum=1),
+        "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 2, minimum=1),
+        "WORKER_CLASS": _choice(env, "WORKER_CLASS", "gthread", {"gthread", "sync", "gevent"}),
+        "THREADS": _threads(env),
+        "WORKER_TIMEOUT": _int(env, "WORKER_TIMEOUT", 30, minimum=1),
+        "GRACEFUL_TIMEOUT": _int(env, "GRACEFUL_TIMEOUT", 25, minimum=1),
+        "DRAIN_SECONDS": _int(env, "DRAIN_SECONDS", 3, minimum=0),
+        "KEEPALIVE": _int(env, "KEEPALIVE", 5, minimum=0),
+        "MAX_REQUESTS": _int(env, "MAX_REQUESTS", 2000, minimum=0),
+        "MAX_REQUESTS_JITTER": _int(env, "MAX_REQUESTS_JITTER", 200, minimum=0),
+        "FORWARDED_ALLOW_IPS": env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
+        "DB_WAIT_TIMEOUT": _int(env, "DB_WAIT_TIMEOUT", 30, minimum=0),
+    }
 
 
 def load_config(
@@ -97,7 +122,8 @@ def load_config(
     config: dict[str, Any] = {
         "APP_ENV": app_env,
         "DATABASE_URL": database_url(env),
-        "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", 8, minimum=1),
+        # One pooled connection per worker thread: a request never waits for another's.
+        "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", _threads(env), minimum=1),
         "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", 2, minimum=1),
         "DB_STATEMENT_TIMEOUT": _int(env, "DB_STATEMENT_TIMEOUT", 5000, minimum=0),
         "JWT_SECRET": _jwt_secret(env, app_env),

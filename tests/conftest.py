@@ -9,9 +9,11 @@ where it fails.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
@@ -26,8 +28,6 @@ from service import create_app
 from service.db import db
 from service.migrate import migrate
 from service.migrate import open_database
-from tests.faults import FaultProxy
-from tests.faults import Gunicorn
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -211,40 +211,55 @@ def make_entry(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..
     return create
 
 
-def server_env(database_url: str, **extra: Any) -> dict[str, str]:
-    """The environment of a gunicorn-served app: the test settings, as text."""
-    return {k: str(v) for k, v in settings(database_url, **extra).items() if k != "TESTING"}
-
-
 @pytest.fixture
-def serve(tmp_path) -> Iterator[Callable[..., Gunicorn]]:
-    """Start real gunicorn servers of the app on free ports; stop them all afterwards."""
-    servers: list[Gunicorn] = []
+def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start real processes from the repository root; kill any still running at the end."""
+    from tests.servers import ROOT
+    from tests.servers import Server
 
-    def start(
-        database_url: str,
-        *,
-        workers: int = 2,
-        threads: int = 4,
-        migrate_first: bool = False,
-        wait: bool = True,
-        **extra: Any,
-    ) -> Gunicorn:
-        log = tmp_path / f"gunicorn-{len(servers)}.log"
-        server = Gunicorn(server_env(database_url, **extra), log, workers=workers, threads=threads)
-        if migrate_first:
-            server.migrating_first()
-        servers.append(server.start())
-        return server.wait_ready() if wait else server
+    servers: list[Server] = []
+
+    def start(args: list[str], env: dict[str, str]) -> Server:
+        log_path = tmp_path / f"server-{len(servers)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        servers.append(Server(process, log_path, int(env["PORT"])))
+        return servers[-1]
 
     yield start
     for server in servers:
-        server.stop()
+        if server.process.poll() is None:
+            server.process.kill()
+        server.process.wait(timeout=10)
 
 
 @pytest.fixture
-def fault_proxy(postgres_server: str) -> Iterator[FaultProxy]:
+def serve(launch) -> Callable[..., Any]:
+    """Start the app under a real gunicorn (the repo's gunicorn.conf.py), wait until it answers."""
+    from tests.faults import GUNICORN
+    from tests.servers import answers
+    from tests.servers import free_port
+    from tests.servers import server_env
+    from tests.servers import wait_for
+
+    def start(database_url: str, *, workers: int = 2, threads: int = 4, **extra: Any) -> Any:
+        env = server_env(
+            database_url, free_port(), WEB_CONCURRENCY=workers, THREADS=threads, **extra
+        )
+        server = launch(GUNICORN, env)
+        wait_for(lambda: answers(server, "/livez"), 25, "gunicorn to answer")
+        return server
+
+    return start
+
+
+@pytest.fixture
+def fault_proxy(postgres_server: str) -> Iterator[Any]:
     """A fault-injection proxy in front of the test PostgreSQL server."""
+    from tests.faults import FaultProxy
+
     parts = urlsplit(postgres_server)
     proxy = FaultProxy((parts.hostname or "127.0.0.1", parts.port or 5432)).start()
     yield proxy

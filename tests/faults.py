@@ -1,8 +1,8 @@
-"""Real faults for tests: a TCP proxy that refuses, cuts and stalls, and real gunicorn servers.
+"""Real faults for tests: a TCP proxy that refuses, cuts and stalls PostgreSQL connections.
 
 `FaultProxy` sits on 127.0.0.1 between the app and PostgreSQL; tests point DATABASE_URL
-at it and break the link on purpose. `Gunicorn` runs the repository's gunicorn.conf.py
-(with explicit bind, workers and threads) as a subprocess on a free port.
+at it and break the link on purpose, while the app runs under a real gunicorn (GUNICORN,
+started by the `serve` fixture with tests/servers.py).
 """
 
 from __future__ import annotations
@@ -10,15 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import shlex
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
@@ -26,9 +21,12 @@ from urllib.parse import urlunsplit
 import psycopg2
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import PASSWORD
+from tests.servers import Server
+from tests.servers import free_port
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 CHUNK = 65536
-PASSWORD = "correct horse battery"
 TICK = 0.05
 
 
@@ -41,23 +39,6 @@ def pg_rows(database_url: str, sql: str) -> list[tuple]:
             return cursor.fetchall()
     finally:
         conn.close()
-
-
-def free_port() -> int:
-    """Return a port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll CHECK until it is true; return the seconds it took, fail after TIMEOUT."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 class _Link:
@@ -215,103 +196,13 @@ class FaultProxy:
         self.stalled.clear()
 
 
-class Gunicorn:
-    """The app served by a real gunicorn subprocess on 127.0.0.1 and a free port."""
-
-    def __init__(
-        self,
-        env: Mapping[str, str],
-        log_path: Path,
-        *,
-        workers: int = 2,
-        threads: int = 4,
-        command: list[str] | None = None,
-    ) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            **env,
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "WEB_CONCURRENCY": str(workers),
-            "THREADS": str(threads),
-        }
-        self.command = command or self.gunicorn_command(workers, threads)
-        self.process: subprocess.Popen | None = None
-
-    def gunicorn_command(self, workers: int, threads: int) -> list[str]:
-        """Return the gunicorn command line: the repo's config, explicit server flags."""
-        return [
-            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"),
-            *("--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)),
-            *("--worker-class", "gthread", "--threads", str(threads), "--no-control-socket"),
-            "wsgi:app",
-        ]
-
-    def migrating_first(self) -> Gunicorn:
-        """Boot like the container's entrypoint: migrate (locked), then exec gunicorn."""
-        migrate = shlex.join([sys.executable, "-m", "service.migrate"])
-        self.command = ["sh", "-c", f"{migrate} && exec {shlex.join(self.command)}"]
-        return self
-
-    def start(self) -> Gunicorn:
-        """Start the process; its output goes to LOG_PATH."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def url(self, path: str) -> str:
-        return f"{self.base}{path}"
-
-    def answers(self, path: str = "/livez", status: int = 200) -> bool:
-        """Tell whether PATH answers STATUS now."""
-        try:
-            return requests.get(self.url(path), timeout=5).status_code == status
-        except requests.RequestException:
-            return False
-
-    def wait_ready(self, path: str = "/livez", timeout: float = 25) -> Gunicorn:
-        """Wait until PATH answers 200; fail with the server's log if it exits first."""
-
-        def up() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited {self.process.returncode}:\n{self.log()}")
-            return self.answers(path)
-
-        wait_until(up, timeout, f"{self.command[-1]} ready on {path}")
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def worker_pids(self) -> list[int]:
-        """Return the pids of the master's worker processes."""
-        assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
-
-    def stop(self) -> int | None:
-        """Stop quickly (SIGINT to the whole session) and return the exit status."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait(timeout=5)
+def worker_pids(server: Server) -> list[int]:
+    """Return the pids of a gunicorn master's worker processes."""
+    pid = server.process.pid
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def sign_up(server: Gunicorn) -> dict[str, str]:
+def sign_up(server: Server) -> dict[str, str]:
     """Register a new user through SERVER and return its Authorization header."""
     body = {"email": f"user-{os.urandom(4).hex()}@example.com", "password": PASSWORD}
     registered = requests.post(server.url("/auth/register"), json=body, timeout=10)

@@ -12,7 +12,7 @@ import requests
 
 from tests.faults import pg_rows
 from tests.faults import sign_up
-from tests.faults import wait_until
+from tests.servers import wait_for
 
 
 def test_entry_answers_carry_an_etag_that_changes_with_the_entry(client, auth_headers):
@@ -136,7 +136,7 @@ def test_concurrent_patches_from_one_version_let_exactly_one_win(serve, pg_url):
             cursor.execute("SELECT 1 FROM time_entries FOR UPDATE")
         with ThreadPoolExecutor(6) as pool:
             answers = pool.map(patch, range(2, 8))
-            wait_until(lambda: waiting_for_locks(pg_url) == 6, 10, "six PATCHes queued")
+            wait_for(lambda: waiting_for_locks(pg_url) == 6, 10, "six PATCHes queued")
             blocker.rollback()
             answers = list(answers)
     finally:

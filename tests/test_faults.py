@@ -14,7 +14,8 @@ import requests
 
 from tests.faults import pg_rows
 from tests.faults import sign_up
-from tests.faults import wait_until
+from tests.servers import answers
+from tests.servers import wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -78,7 +79,7 @@ def assert_down(server, headers) -> None:
 
 def assert_recovers(server, headers) -> None:
     """Without a restart, the API and the probes answer 200 again within seconds."""
-    wait_until(lambda: server.answers("/readyz"), 10, "ready again after the outage")
+    wait_for(lambda: answers(server, "/readyz"), 10, "ready again after the outage")
     for _ in range(8):
         response = requests.get(server.url("/api/entries"), headers=headers, timeout=10)
         assert response.status_code == 200, response.text

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import datetime
 
 import pytest
 
+from service import lifecycle
 from service.db import db
-
-
-def closed_port() -> int:
-    """Return a local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import free_port as closed_port
 
 
 def test_health_runs_a_query_and_reports_the_time(client):
@@ -38,6 +32,22 @@ def test_readyz_is_ready_when_migrated(client):
 
     assert response.status_code == 200
     assert response.json == {"status": "ready"}
+
+
+@pytest.fixture
+def draining():
+    """The worker's state after SIGTERM, reset afterwards."""
+    lifecycle.draining.set()
+    yield
+    lifecycle.draining.clear()
+
+
+def test_readyz_fails_while_draining_and_livez_stays_up(client, draining):
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json == {"status": "unready", "failed": "draining", "detail": "shutting down"}
+    assert client.get("/livez").status_code == 200
 
 
 def test_probes_need_no_token(client):

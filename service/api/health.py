@@ -11,6 +11,7 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
+from service import lifecycle
 from service.db import db
 from service.migrate import applied_migrations
 
@@ -46,7 +47,9 @@ def health():
 
 @bp.get("/readyz")
 def readyz():
-    """Answer 200 only when the database answers and no migration is pending."""
+    """Answer 200 only when not shutting down, the database answers and nothing is pending."""
+    if lifecycle.draining.is_set():
+        return jsonify(status="unready", failed="draining", detail="shutting down"), 503
     known = current_app.extensions["migrations"]
     try:
         with db.connection_context():

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Boot the container: wait for the database, migrate (locked), then hand PID 1 to gunicorn.
+# With arguments other than "serve", run those instead (e.g. python -m service.migrate --check).
+set -eu
+
+log() {
+    printf 'entrypoint: %s\n' "$*"
+}
+
+if [ "$#" -gt 0 ] && [ "$1" != "serve" ]; then
+    log "running $*"
+    exec "$@"
+fi
+
+log "waiting for the database (at most ${DB_WAIT_TIMEOUT:-30} s)"
+python -m service.wait_for_database
+
+case "${MIGRATE_ON_START:-true}" in
+    false | FALSE | False | 0 | no | off)
+        log "MIGRATE_ON_START=${MIGRATE_ON_START}: skipping migrations"
+        ;;
+    *)
+        log "applying migrations"
+        python -m service.migrate
+        ;;
+esac
+
+log "starting gunicorn"
+exec gunicorn -c gunicorn.conf.py wsgi:app

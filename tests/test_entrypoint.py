@@ -1,0 +1,109 @@
+"""docker-entrypoint.sh, run by a POSIX sh: wait for the database, migrate, exec gunicorn."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import psycopg2
+import pytest
+
+from tests.servers import ROOT
+from tests.servers import answers
+from tests.servers import free_port
+from tests.servers import server_env
+from tests.servers import wait_for
+
+ENTRYPOINT = ["sh", str(ROOT / "docker-entrypoint.sh")]
+
+
+def run_entrypoint(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the entrypoint to completion and capture what it printed."""
+    return subprocess.run(
+        [*ENTRYPOINT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture
+def empty_sqlite_url(tmp_path) -> str:
+    """A SQLite file that no migration has touched."""
+    return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+def test_arguments_run_instead_of_the_boot_sequence(empty_sqlite_url):
+    env = server_env(empty_sqlite_url, free_port())
+
+    result = run_entrypoint("python", "-m", "service.migrate", "--check", env=env)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "entrypoint: running python -m service.migrate --check",
+        "pending migrations: 001_initial",
+    ]
+
+
+def test_gives_up_on_an_unreachable_database_with_a_clear_message():
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
+    env = server_env(url, free_port(), DB_WAIT_TIMEOUT=2)
+
+    result = run_entrypoint(env=env)
+
+    assert result.returncode == 1
+    assert "entrypoint: waiting for the database (at most 2 s)" in result.stdout
+    assert "wait-for-database: no answer after 2 s: OperationalError" in result.stderr
+    assert "starting gunicorn" not in result.stdout
+
+
+def test_boots_an_empty_database_by_migrating_then_serving(launch, empty_sqlite_url):
+    server = launch(ENTRYPOINT, server_env(empty_sqlite_url, free_port()))
+
+    wait_for(lambda: answers(server, "/readyz"), 30, "the server to be ready")
+    server.process.send_signal(signal.SIGTERM)
+
+    assert server.process.wait(timeout=20) == 0
+    steps = [line for line in server.output().splitlines() if line.startswith("entrypoint:")]
+    assert steps == [
+        "entrypoint: waiting for the database (at most 10 s)",
+        "entrypoint: applying migrations",
+        "entrypoint: starting gunicorn",
+    ]
+
+
+def test_migrate_on_start_false_serves_without_migrating(launch, empty_sqlite_url):
+    env = server_env(empty_sqlite_url, free_port(), MIGRATE_ON_START="false")
+    server = launch(ENTRYPOINT, env)
+
+    wait_for(lambda: answers(server, "/readyz", 503), 30, "the server to answer")
+
+    assert "entrypoint: MIGRATE_ON_START=false: skipping migrations" in server.output()
+    assert "applied migrations" not in server.output()
+
+
+def applied_names(url: str) -> list[str]:
+    """Return the migration history of URL's database."""
+    conn = psycopg2.connect(url, connect_timeout=3)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT name FROM migratehistory ORDER BY id")
+            return [row[0] for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_four_entrypoints_on_one_empty_postgres_database_all_come_up(
+    launch, fresh_postgres_database
+):
+    url = fresh_postgres_database()
+    servers = [
+        launch(ENTRYPOINT, server_env(url, free_port(), THREADS=2, DB_WAIT_TIMEOUT=30))
+        for _ in range(4)
+    ]
+
+    for server in servers:
+        wait_for(lambda s=server: answers(s, "/readyz"), 60, "every replica to be ready")
+        server.process.send_signal(signal.SIGTERM)
+
+    assert [server.process.wait(timeout=20) for server in servers] == [0, 0, 0, 0]
+    assert applied_names(url) == ["001_initial"]
+    migrated = ["applied migrations: 001_initial" in server.output() for server in servers]
+    assert sorted(migrated) == [False, False, False, True]
