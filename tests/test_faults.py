@@ -3,6 +3,8 @@ and stalls connections while the tests watch the probes, the API and the stored 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
@@ -14,6 +16,7 @@ import requests
 
 from tests.faults import pg_rows
 from tests.faults import sign_up
+from tests.faults import worker_pids
 from tests.servers import answers
 from tests.servers import wait_for
 
@@ -149,4 +152,29 @@ def test_a_cut_mid_bulk_upsert_is_an_error_and_stores_all_or_nothing(
     )
     assert again.status_code == 200
     assert again.json()["created"] + again.json()["unchanged"] == 1000
+    assert count_rows(pg_url) == 1000
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2])
+def test_a_worker_killed_mid_bulk_upsert_leaves_all_or_nothing(serve, pg_url, delay):
+    server = serve(pg_url, workers=1)
+    headers = sign_up(server)
+    url = server.url("/api/entries/bulk")
+    with ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(
+            requests.put, url, json=batch(1000, "killed"), headers=headers, timeout=30
+        )
+        time.sleep(delay)
+        os.kill(worker_pids(server)[0], signal.SIGKILL)
+        try:
+            answered = sent.result().status_code
+        except requests.ConnectionError:
+            answered = None
+
+    stored = count_rows(pg_url)
+    wait_for(lambda: answers(server, "/readyz"), 20, "a new worker")
+    again = requests.put(url, json=batch(1000, "killed"), headers=headers, timeout=30)
+
+    assert (answered, stored) in {(None, 0), (None, 1000), (200, 1000)}
+    assert again.status_code == 200
     assert count_rows(pg_url) == 1000
