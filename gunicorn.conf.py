@@ -32,13 +32,45 @@ SHARED_MEMORY = "/dev/shm"  # noqa: S108 - a tmpfs the kernel provides, not a te
 worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 control_socket_disable = True
 
-accesslog = "-"
 errorlog = "-"
-access_log_format = (
-    '{"remote": "%(h)s", "method": "%(m)s", "path": "%(U)s", "query": "%(q)s", '
-    '"status": %(s)s, "bytes": "%(B)s", "duration_ms": %(M)s, '
-    '"user_agent": "%(a)s", "request_id": "%({x-request-id}i)s"}'
-)
+# --- Observability (issue 5) ---------------------------------------------------------
+# gunicorn's own lines as JSON on stdout, shaped like the app's (service/logs.py); the
+# app writes one access line per request, so gunicorn's access log is off. child_exit
+# drops a dead worker's live gauges when PROMETHEUS_MULTIPROC_DIR makes /metrics sum
+# every worker (point it at an empty directory, e.g. an emptyDir volume).
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        }
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+    },
+}
+accesslog = None
+
+
+def child_exit(server, worker):
+    """Tell the Prometheus multiprocess collector that WORKER is gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):
@@ -56,3 +88,9 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, drain_then_stop)
     signal.siginterrupt(signal.SIGTERM, False)
+
+
+# Refuse oversized request lines and headers before the application sees them.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190

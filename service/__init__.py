@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
+from service import logs
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
+from service.hardening import init_hardening
+from service.keys import KeyRing
+from service.observability import init_observability
+from service.ratelimit import init_rate_limits
+from service.security import ACCESS
+from service.security import REFRESH
+from service.security import SERVICE
 from service.security import Passwords
 from service.security import Tokens
 
@@ -22,8 +29,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(app)
     init_db(app)
     init_security(app)
+    init_observability(app)
     register_error_handlers(app)
     register_blueprints(app)
+    init_rate_limits(app)
+    init_hardening(app)
     register_commands(app)
     return app
 
@@ -39,39 +49,52 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    """Send the service's logs to stdout at LOG_LEVEL."""
-    logging.basicConfig(level=app.config["LOG_LEVEL"], format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
+    """Send every log line to stdout (JSON unless LOG_FORMAT=text) at LOG_LEVEL."""
+    logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
 
 
 def init_security(app: Flask) -> None:
-    """Set up password hashing and token signing from the settings."""
+    """Set up password hashing, and token signing with the key ring, from the settings."""
     app.extensions["passwords"] = Passwords(app.config["BCRYPT_ROUNDS"])
     app.extensions["tokens"] = Tokens(
-        app.config["JWT_SECRET"],
+        KeyRing.from_config(app.config),
         issuer=app.config["JWT_ISSUER"],
         audience=app.config["JWT_AUDIENCE"],
-        access_ttl=app.config["ACCESS_TOKEN_TTL"],
-        refresh_ttl=app.config["REFRESH_TOKEN_TTL"],
+        ttl={
+            ACCESS: app.config["ACCESS_TOKEN_TTL"],
+            REFRESH: app.config["REFRESH_TOKEN_TTL"],
+            SERVICE: app.config["SERVICE_TOKEN_TTL"],
+        },
     )
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register the health probes first, then the protected API."""
+    """Register the health probes first, the public keys, then the protected API."""
     # Imported here, not at the top, so `python -m service.migrate` can run without
     # the package having imported service.migrate already (runpy warns about that).
     from service.api import auth
+    from service.api import docs
     from service.api import entries
     from service.api import health
+    from service.api import jwks
+    from service.api import metrics
+    from service.api import reports
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(jwks.bp)
+    app.register_blueprint(docs.bp)
+    if app.config["METRICS_ENABLED"]:
+        app.register_blueprint(metrics.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
+    app.register_blueprint(reports.bp)
 
 
 def register_commands(app: Flask) -> None:
-    """Add `flask migrate` (the locked runner) to the CLI."""
+    """Add `flask migrate` (the locked runner) and `flask clients` to the CLI."""
+    from service.cli import clients_command
     from service.cli import migrate_command
 
     app.cli.add_command(migrate_command)
+    app.cli.add_command(clients_command)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 import peewee
 
 from service.db import db
-from service.errors import APIError
 from service.models import RefreshToken
 from service.models import User
 from service.models import utcnow
 from service.security import ACCESS
 from service.security import REFRESH
+from service.security import USER_SCOPES
 from service.security import Passwords
 from service.security import Tokens
+from service.security import format_scopes
 from service.security import unauthorized
 
 
@@ -37,21 +39,39 @@ class Session:
         }
 
 
+class Lockout(Protocol):
+    """Counts failed sign-ins per account (service.ratelimit.LoginLockout)."""
+
+    def check(self, email: str) -> None: ...
+    def failed(self, email: str) -> None: ...
+    def succeeded(self, email: str) -> None: ...
+
+
 def register(email: str, password: str, passwords: Passwords) -> User:
-    """Create an account; an email taken in any letter case is a 409."""
+    """Create an account; for a taken email, answer alike but create nothing.
+
+    Telling the caller the address is taken would let anyone test which people have
+    accounts; the same work (one bcrypt hash, one insert) is done either way.
+    """
+    password_hash = passwords.hash(password)
     try:
         with db.atomic():
-            return User.create(email=email.lower(), password_hash=passwords.hash(password))
+            return User.create(email=email.lower(), password_hash=password_hash)
     except peewee.IntegrityError:
-        raise APIError(409, "An account with this email already exists.") from None
+        return User(id=uuid.uuid4(), email=email.lower(), is_active=True, created_at=utcnow())
 
 
-def login(email: str, password: str, passwords: Passwords, tokens: Tokens) -> Session:
+def login(
+    email: str, password: str, passwords: Passwords, tokens: Tokens, lockout: Lockout
+) -> Session:
     """Check the credentials and open a session; every failure looks the same."""
+    lockout.check(email)
     user = User.get_or_none(User.email == email.lower())
     known = user is not None and user.is_active
     if not passwords.check(password, user.password_hash if known else None):
+        lockout.failed(email)
         raise unauthorized("The email or password is wrong.")
+    lockout.succeeded(email)
     return _open_session(user, tokens)
 
 
@@ -101,7 +121,7 @@ def _revoke_all(subject: str) -> None:
 
 
 def _open_session(user: User, tokens: Tokens) -> Session:
-    access = tokens.issue(str(user.id), ACCESS)
+    access = tokens.issue(str(user.id), ACCESS, claims={"scope": format_scopes(USER_SCOPES)})
     refresh_token = tokens.issue(str(user.id), REFRESH)
     RefreshToken.create(jti=refresh_token.jti, user=user.id, expires_at=refresh_token.expires_at)
     return Session(access.token, refresh_token.token, access.expires_in)

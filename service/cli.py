@@ -1,11 +1,15 @@
-"""Flask CLI commands: `flask --app wsgi migrate [--check]`."""
+"""Flask CLI commands: `flask --app wsgi migrate [--check]` and `flask --app wsgi clients ...`."""
 
 from __future__ import annotations
+
+import uuid
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from service import clients
+from service.db import db
 from service.migrate import run
 
 
@@ -15,3 +19,50 @@ from service.migrate import run
 def migrate_command(check: bool) -> None:
     """Apply pending migrations under the migration lock."""
     raise SystemExit(run(current_app.config["DATABASE_URL"], check=check))
+
+
+@click.group("clients")
+def clients_command() -> None:
+    """Create, list and revoke service clients (client-credentials grant)."""
+
+
+@clients_command.command("create")
+@click.argument("name")
+@click.option("--scopes", required=True, help="Comma-separated, e.g. entries:read,entries:write")
+@with_appcontext
+def create_client_command(name: str, scopes: str) -> None:
+    """Create a client and print its id and secret; the secret is shown only this once."""
+    wanted = [scope.strip() for scope in scopes.split(",") if scope.strip()]
+    with db.connection_context():
+        try:
+            new = clients.create_client(name, wanted)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--scopes/NAME") from None
+    click.echo(f"client_id: {new.client.id}")
+    click.echo(f"client_secret: {new.secret}")
+    click.echo(f"scopes: {new.client.scopes}")
+    click.echo("Store the secret now: only its hash is kept.", err=True)
+
+
+@clients_command.command("list")
+@with_appcontext
+def list_clients_command() -> None:
+    """Print every client: id, name, scopes, created and revoked times."""
+    with db.connection_context():
+        rows = clients.list_clients()
+    for client in rows:
+        revoked = client.revoked_at.isoformat() if client.revoked_at else "active"
+        created = client.created_at.isoformat()
+        click.echo(f"{client.id}\t{client.name}\t{client.scopes}\t{created}\t{revoked}")
+
+
+@clients_command.command("revoke")
+@click.argument("client_id", type=click.UUID)
+@with_appcontext
+def revoke_client_command(client_id: uuid.UUID) -> None:
+    """Revoke a client: its secret and its unexpired tokens stop working at once."""
+    with db.connection_context():
+        revoked = clients.revoke_client(client_id)
+    if not revoked:
+        raise click.ClickException(f"no active client {client_id}")
+    click.echo(f"revoked {client_id}")

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import limits
+
 INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
 
@@ -73,15 +75,50 @@ def _development_secret() -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:
+def _jwt_secret(env: Mapping[str, str], app_env: str, algorithm: str) -> str | None:
     secret = _read_secret(env, "JWT_SECRET")
-    if secret is None and app_env == "development":
+    if secret is None and app_env == "development" and algorithm == "HS256":
         secret = _development_secret()
+    if secret is None and algorithm != "HS256":
+        return None
     if secret is None:
         raise ConfigError("JWT_SECRET (or JWT_SECRET_FILE) must be set in production")
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
     return secret
+
+
+def _previous_secrets(env: Mapping[str, str]) -> list[str]:
+    """Return the retired HS256 secrets still accepted, one per line of the setting."""
+    text = _read_secret(env, "JWT_PREVIOUS_SECRETS") or ""
+    retired = [line.strip() for line in text.splitlines() if line.strip()]
+    if any(len(secret.encode()) < MIN_SECRET_BYTES for secret in retired):
+        raise ConfigError(f"JWT_PREVIOUS_SECRETS must each be at least {MIN_SECRET_BYTES} bytes")
+    return retired
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '10 per minute', got {value!r}") from None
+    return value
+
+
+def _private_key(env: Mapping[str, str], algorithm: str) -> str | None:
+    """Return the PEM of the EdDSA signing key (required when JWT_ALGORITHM is EdDSA)."""
+    pem = _read_secret(env, "JWT_PRIVATE_KEY")
+    if algorithm == "EdDSA" and pem is None:
+        raise ConfigError("JWT_PRIVATE_KEY_FILE must name an Ed25519 PEM key when EdDSA is used")
+    return pem
+
+
+def _origins(env: Mapping[str, str]) -> list[str]:
+    origins = [o.strip().rstrip("/") for o in (env.get("CORS_ORIGINS") or "").split(",")]
+    if "*" in origins:
+        raise ConfigError("CORS_ORIGINS lists origins; '*' is not allowed")
+    return [o for o in origins if o]
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
@@ -119,6 +156,7 @@ def load_config(
     overrides = dict(overrides or {})
     env.update({k: str(v) for k, v in overrides.items()})
     app_env = _choice(env, "APP_ENV", "production", {"development", "production"})
+    algorithm = _choice(env, "JWT_ALGORITHM", "HS256", {"HS256", "EdDSA"})
     config: dict[str, Any] = {
         "APP_ENV": app_env,
         "DATABASE_URL": database_url(env),
@@ -126,17 +164,33 @@ def load_config(
         "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", _threads(env), minimum=1),
         "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", 2, minimum=1),
         "DB_STATEMENT_TIMEOUT": _int(env, "DB_STATEMENT_TIMEOUT", 5000, minimum=0),
-        "JWT_SECRET": _jwt_secret(env, app_env),
+        "JWT_ALGORITHM": algorithm,
+        "JWT_SECRET": _jwt_secret(env, app_env, algorithm),
+        "JWT_PREVIOUS_SECRETS": _previous_secrets(env),
+        "JWT_PRIVATE_KEY": _private_key(env, algorithm),
+        "JWT_PREVIOUS_PUBLIC_KEYS": _read_secret(env, "JWT_PREVIOUS_PUBLIC_KEYS") or "",
         "JWT_ISSUER": env.get("JWT_ISSUER") or "time-tracker",
         "JWT_AUDIENCE": env.get("JWT_AUDIENCE") or "time-tracker-api",
         "ACCESS_TOKEN_TTL": _int(env, "ACCESS_TOKEN_TTL", 15 * 60, minimum=1),
         "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=1),
+        "SERVICE_TOKEN_TTL": _int(env, "SERVICE_TOKEN_TTL", 5 * 60, minimum=1),
+        "RATE_LIMIT_STORAGE_URI": env.get("RATE_LIMIT_STORAGE_URI") or "memory://",
+        "RATE_LIMIT_KEY_PREFIX": env.get("RATE_LIMIT_KEY_PREFIX") or "time-tracker",
+        "RATE_LIMIT_PER_ADDRESS": _rate(env, "RATE_LIMIT_PER_ADDRESS", "30 per minute"),
+        "RATE_LIMIT_PER_ACCOUNT": _rate(env, "RATE_LIMIT_PER_ACCOUNT", "10 per minute"),
+        "LOGIN_LOCKOUT_ATTEMPTS": _int(env, "LOGIN_LOCKOUT_ATTEMPTS", 5, minimum=1),
+        "LOGIN_LOCKOUT_SECONDS": _int(env, "LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1),
+        "CORS_ORIGINS": _origins(env),
+        "TRUSTED_PROXY_COUNT": _int(env, "TRUSTED_PROXY_COUNT", 0, minimum=0),
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12, minimum=4),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024, minimum=1024),
         "LOG_LEVEL": _choice(
             env, "LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
         ),
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", "json", {"json", "text"}),
         "PORT": _int(env, "PORT", 8000, minimum=1),
+        "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
+        "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
     }
     config.update({k: v for k, v in overrides.items() if k not in config})
     return config

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import select
 import time
+import weakref
 from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from typing import TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import peewee
 import psycopg2
@@ -20,6 +24,7 @@ from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
 db = peewee.DatabaseProxy()
+_database_blueprints: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}
 SQLITE_SCHEMES = {"sqlite"}
@@ -150,13 +155,35 @@ def _sqlite(url: str) -> peewee.Database:
         lock_type="IMMEDIATE",
     )
     Path(database.database).parent.mkdir(parents=True, exist_ok=True)
+    database.register_function(local_bucket, "local_bucket", 3, deterministic=True)
     return database
+
+
+def local_bucket(utc_text: str | None, zone: str, unit: str) -> str | None:
+    """Return the day, ISO week (its Monday) or month, in ZONE, of a stored UTC timestamp.
+
+    SQLite has no time zones; this gives it the buckets PostgreSQL computes with
+    `date_trunc(unit, date AT TIME ZONE zone)`, daylight-saving changes included.
+    """
+    if utc_text is None:
+        return None
+    local = datetime.fromisoformat(utc_text).astimezone(ZoneInfo(zone)).date()
+    if unit == "week":
+        return (local - timedelta(days=local.weekday())).isoformat()
+    if unit == "month":
+        return local.strftime("%Y-%m")
+    return local.isoformat()
 
 
 def is_postgres(database: peewee.Database | peewee.DatabaseProxy) -> bool:
     """Tell whether DATABASE (or the database a proxy points at) is PostgreSQL."""
     target = database.obj if isinstance(database, peewee.DatabaseProxy) else database
     return isinstance(target, peewee.PostgresqlDatabase)
+
+
+def pool_in_use() -> int:
+    """Return how many pooled connections this process has checked out (0 without a pool)."""
+    return len(getattr(db.obj, "_in_use", ()))
 
 
 def init_db(app: Flask) -> None:
@@ -203,3 +230,9 @@ def use_database(blueprint: Blueprint) -> None:
     """Check a connection out of the pool for each of BLUEPRINT's requests and back in after."""
     blueprint.before_request(_connect)
     blueprint.teardown_request(_close)
+    _database_blueprints.add(blueprint)
+
+
+def uses_database(blueprint: Blueprint) -> bool:
+    """Tell whether BLUEPRINT's routes need the database (and so may answer 503)."""
+    return blueprint in _database_blueprints

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import UTC
@@ -20,6 +21,7 @@ from service.errors import APIError
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
+from service.schemas import EntryFilters
 from service.schemas import EntryIn
 from service.schemas import EntryQuery
 from service.schemas import decode_cursor
@@ -28,6 +30,7 @@ from service.schemas import encode_cursor
 CONTENT_FIELDS = ("date", "duration", "project", "description")
 UPSERT_CHUNK = 500
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EXPORT_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def owned_by(user_id: uuid.UUID) -> peewee.ModelSelect:
     return TimeEntry.select().where(TimeEntry.user == user_id)
 
 
-def filtered(query: peewee.ModelSelect, filters: EntryQuery) -> peewee.ModelSelect:
+def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSelect:
     """Apply the list filters (range on the start, source, project)."""
     if filters.from_ is not None:
         query = query.where(TimeEntry.date >= filters.from_)
@@ -73,16 +76,38 @@ def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
     """Return one page of the user's entries, newest first, keyset-paginated."""
     query = filtered(owned_by(user_id), filters)
     if filters.cursor:
-        date, entry_id = decode_cursor(filters.cursor)
-        key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
-        query = query.where(
-            key < peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
-        )
+        key, position = _keyset(*decode_cursor(filters.cursor))
+        query = query.where(key < position)
     rows = list(query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1))
     if len(rows) <= filters.limit:
         return Page(rows, None)
     last = rows[filters.limit - 1]
     return Page(rows[: filters.limit], encode_cursor(last.date, last.id))
+
+
+def export_entries(user_id: uuid.UUID, filters: EntryFilters) -> Iterator[TimeEntry]:
+    """Return the user's matching entries oldest first, one keyset chunk in memory at a time.
+
+    The first chunk is read now, so a database failure is an error response, not a
+    download that breaks off.
+    """
+    query = filtered(owned_by(user_id), filters).order_by(TimeEntry.date, TimeEntry.id)
+    return _chunks(query, list(query.limit(EXPORT_CHUNK)))
+
+
+def _chunks(query: peewee.ModelSelect, chunk: list[TimeEntry]) -> Iterator[TimeEntry]:
+    while chunk:
+        yield from chunk
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        key, position = _keyset(chunk[-1].date, chunk[-1].id)
+        chunk = list(query.where(key > position).limit(EXPORT_CHUNK))
+
+
+def _keyset(date: datetime, entry_id: uuid.UUID) -> tuple[peewee.Tuple, peewee.Tuple]:
+    """Return the (date, id) key of a row and the position (DATE, ENTRY_ID) to compare it to."""
+    key = peewee.Tuple(TimeEntry.date, TimeEntry.id)
+    return key, peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
 
 
 def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
@@ -91,9 +116,15 @@ def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
 
 
 def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
-    """Store a new entry for the user."""
+    """Store a new entry for the user; without an external id, its own id is its key.
+
+    Every entry thus has a (source, external_id) key, so an export re-imports onto it.
+    """
     now = utcnow()
-    return TimeEntry.create(user=user_id, created_at=now, updated_at=now, **data.model_dump())
+    fields = data.model_dump()
+    entry_id = uuid.uuid4()
+    fields["external_id"] = fields["external_id"] or str(entry_id)
+    return TimeEntry.create(id=entry_id, user=user_id, created_at=now, updated_at=now, **fields)
 
 
 def entry_version(entry: TimeEntry) -> str:

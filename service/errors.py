@@ -38,6 +38,16 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+class OAuthError(Exception):
+    """A token-endpoint error, answered in RFC 6749 section 5.2's own JSON shape."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -72,6 +82,15 @@ def _api_error(exc: APIError) -> Response:
     return problem_response(
         exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
     )
+
+
+def _oauth_error(exc: OAuthError) -> Response:
+    body = {"error": exc.error, "error_description": exc.description}
+    response = Response(json.dumps(body), status=exc.status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="time-tracker"'
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -113,6 +132,7 @@ def _unexpected(exc: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """Render every error, including Flask's own 404/405/413/400, as problem+json."""
     app.register_error_handler(APIError, _api_error)
+    app.register_error_handler(OAuthError, _oauth_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(peewee.DoesNotExist, _not_found)

@@ -99,4 +99,35 @@ class TimeEntry(BaseModel):
         )
 
 
-MODELS: tuple[type[BaseModel], ...] = (User, RefreshToken, TimeEntry)
+class ServiceClient(BaseModel):
+    """Another service that gets tokens by the client-credentials grant.
+
+    Only a SHA-256 digest of its secret is kept; `scopes` is the space-separated grant.
+    """
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = peewee.CharField(max_length=100)
+    secret_hash = peewee.CharField(max_length=64)
+    scopes = peewee.CharField(max_length=255)
+    created_at = UTCDateTimeField(default=utcnow)
+    revoked_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "service_clients"
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """Return the scopes this client may request."""
+        return frozenset(self.scopes.split())
+
+    @classmethod
+    def active(cls, client_id: object) -> ServiceClient | None:
+        """Return the unrevoked client with CLIENT_ID (any text), or None."""
+        try:
+            key = uuid.UUID(str(client_id))
+        except ValueError:
+            return None
+        return cls.get_or_none((cls.id == key) & cls.revoked_at.is_null())
+
+
+MODELS: tuple[type[BaseModel], ...] = (User, RefreshToken, TimeEntry, ServiceClient)

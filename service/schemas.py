@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import json
+import re
 import uuid
+import zoneinfo
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import Literal
+from typing import TypeVar
 
+from flask import request
 from pydantic import AwareDatetime
 from pydantic import BaseModel
+from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import EmailStr
 from pydantic import Field
+from pydantic import RootModel
 from pydantic import StringConstraints
 from pydantic import field_validator
 
@@ -24,15 +34,95 @@ from service.models import User
 
 MAX_BULK_ITEMS = 1000
 MAX_PAGE_SIZE = 500
+MAX_JSON_DEPTH = 16
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-Project = Annotated[str, StringConstraints(max_length=255)]
-Description = Annotated[str, StringConstraints(max_length=10_000)]
+# Text never holds NUL: PostgreSQL cannot store it, and no real name or note contains it.
+NO_NUL = r"^[^\x00]*$"
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
+Project = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Hours = Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)]
+# The pattern tells clients (and the contract's fuzzer) the years the service accepts.
+YEARS_PATTERN = r"^(19[7-9][0-9]|20[0-9][0-9])-"
+
+
+def _iso_text(value: Any) -> Any:
+    """Accept timestamps as ISO-8601 text only, never as a number of seconds (lax mode would)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not re.match(YEARS_PATTERN, value):
+        raise ValueError("must be an ISO-8601 timestamp between 1970 and 2099")
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    Field(strict=False),
+    Field(json_schema_extra={"pattern": YEARS_PATTERN}, description="ISO-8601 with an offset."),
+]
+GROUPS = ("day", "week", "month", "project", "source")
+GROUP_BY_CHOICES = GROUPS + tuple(f"{a},{b}" for a in GROUPS for b in GROUPS if a != b)
+GroupBy = Literal[GROUP_BY_CHOICES]  # type: ignore[valid-type]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise APIError(400, f"The request body repeats the key {repeated[:50]!r} in one object.")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> None:
+    raise APIError(400, f"The request body is not valid JSON: {name} is not a number.")
+
+
+def _depth(value: Any) -> int:
+    """Return how deeply VALUE nests arrays and objects, without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def load_json(raw: bytes) -> Any:
+    """Decode a JSON body strictly: UTF-8, no repeated keys, no NaN, bounded nesting."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise APIError(400, "The request body is not valid UTF-8.") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
+        raise APIError(400, "The request body is not valid JSON.") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return data
+
+
+def _too_deep() -> APIError:
+    return APIError(400, f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_json_body(model: type[Model]) -> Model:
+    """Validate the request's JSON body as MODEL, after load_json's checks."""
+    raw = request.get_data(cache=True)
+    load_json(raw)
+    return model.model_validate_json(raw)
 
 
 class Strict(BaseModel):
@@ -41,7 +131,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _within_range(value: datetime) -> datetime:
+def _within_range(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
     if not EARLIEST <= value < LATEST:
         raise ValueError("must be between 1970-01-01 and 2100-01-01")
     return value.astimezone(UTC)
@@ -62,6 +154,8 @@ class Credentials(Strict):
 class Registration(Credentials):
     """A new account: the password must fit bcrypt's 72-byte limit."""
 
+    password: Annotated[str, StringConstraints(min_length=8, max_length=72)]
+
     @field_validator("password")
     @classmethod
     def _bcrypt_length(cls, value: str) -> str:
@@ -80,7 +174,7 @@ class RefreshRequest(Strict):
 class EntryIn(Strict):
     """A new time entry."""
 
-    date: AwareDatetime
+    date: Timestamp
     duration: Hours
     project: Project | None = None
     description: Description | None = None
@@ -93,17 +187,11 @@ class EntryIn(Strict):
 class EntryPatch(Strict):
     """Changes to a time entry; only the fields sent change."""
 
-    date: AwareDatetime | None = None
-    duration: Hours | None = None
+    # Absent means unchanged; the contract (no null) and validation both refuse null.
+    date: Timestamp = None  # type: ignore[assignment]
+    duration: Hours = None  # type: ignore[assignment]
     project: Project | None = None
     description: Description | None = None
-
-    @field_validator("date", "duration")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be null")
-        return value
 
     _date_range = field_validator("date")(_within_range)
 
@@ -120,17 +208,201 @@ class BulkRequest(Strict):
     entries: Annotated[list[BulkEntry], Field(min_length=1, max_length=MAX_BULK_ITEMS)]
 
 
-class EntryQuery(Strict):
-    """Filters and page of the entries list (from query-string text, so not strict)."""
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """Return the IANA time zones this machine's tz database knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _zone_names(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(time_zones())
+
+
+class EntryFilters(Strict):
+    """Which of the caller's entries a query covers (from query-string text, so not strict)."""
 
     model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
 
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Timestamp | None = Field(default=None, alias="from")
+    to: Timestamp | None = None
     source: Source | None = None
     project: Project | None = None
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The acting user, for service tokens with entries:any-user."
+    )
+
+    _range = field_validator("from_", "to")(_within_range)
+
+
+class EntryQuery(EntryFilters):
+    """Filters and page of the entries list."""
+
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class ExportQuery(EntryFilters):
+    """Filters and file format of an export."""
+
+    format: Literal["csv", "json"] = "csv"
+
+
+class ReportQuery(EntryFilters):
+    """Filters, groups and time zone of a summary report."""
+
+    group_by: Annotated[
+        GroupBy,
+        Field(description="One or two of day, week, month, project, source, comma-separated."),
+    ] = "day"
+    tz: Annotated[str, Field(description="An IANA time zone.", json_schema_extra=_zone_names)] = (
+        "UTC"
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in time_zones():
+            raise ValueError("is not an IANA time zone such as Europe/Berlin")
+        return value
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Return the group names in the order asked."""
+        return tuple(self.group_by.split(","))
+
+
+class Answer(BaseModel):
+    """A response body: documented in the contract, never parsed from a request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldProblem(Answer):
+    """One invalid field of a request."""
+
+    field: str | None
+    message: str
+
+
+class Problem(Answer):
+    """RFC 9457 problem details: the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class Account(Answer):
+    """A user as the API shows it (never the password hash)."""
+
+    id: uuid.UUID
+    email: str
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPair(Answer):
+    """The tokens a login or refresh hands out."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str
+
+
+class Entry(Answer):
+    """A stored time entry."""
+
+    id: uuid.UUID
+    date: datetime
+    duration: float
+    project: str | None
+    description: str | None
+    source: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryList(RootModel[list[Entry]]):
+    """Entries, as a JSON export holds them."""
+
+
+class EntryPage(Answer):
+    """One page of entries, newest first, and the cursor of the next page."""
+
+    items: list[Entry]
+    next_cursor: str | None
+
+
+class BulkResult(Answer):
+    """What a bulk upsert did, item by item."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ReportRow(Answer):
+    """One group of a summary: its keys (only the groups asked for), hours and entry count."""
+
+    day: date | None = None
+    week: date | None = Field(default=None, description="The Monday of the ISO week.")
+    month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")] | None = None
+    project: str | None = None
+    source: str | None = None
+    hours: float
+    entries: int
+
+
+class ReportTotal(Answer):
+    """The sum over every group."""
+
+    hours: float
+    entries: int
+
+
+class ReportSummary(Answer):
+    """Hours and entry counts per group, and their total."""
+
+    rows: list[ReportRow]
+    total: ReportTotal
+
+
+class Alive(Answer):
+    """The process serves requests."""
+
+    status: Literal["alive"]
+
+
+class Healthy(Answer):
+    """The database answered at TIMESTAMP."""
+
+    status: Literal["healthy"]
+    timestamp: datetime
+
+
+class Unhealthy(Answer):
+    """The database did not answer."""
+
+    status: Literal["unhealthy"]
+    error: str
+
+
+class Ready(Answer):
+    """The database answers and every migration is applied."""
+
+    status: Literal["ready"]
+
+
+class Unready(Answer):
+    """What keeps the service from being ready: the database or pending migrations."""
+
+    status: Literal["unready"]
+    failed: Literal["database", "migrations"]
+    detail: str
 
 
 def encode_cursor(date: datetime, entry_id: uuid.UUID) -> str:
@@ -147,7 +419,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         date = datetime.fromisoformat(date_text)
         if date.tzinfo is None:
             raise ValueError("naive")
-        return date, uuid.UUID(entry_id)
+        return _within_range(date), uuid.UUID(entry_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise APIError(400, "The cursor is not one this service issued.") from None
 

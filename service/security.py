@@ -1,8 +1,15 @@
-"""Passwords (bcrypt), tokens (PyJWT) and the hook that requires a valid access token."""
+"""Passwords (bcrypt), tokens (PyJWT), scopes and the hook that requires a valid token.
+
+Two kinds of bearer token reach the API, told apart by their `typ` claim and checked by
+separate rules: a user's access token (`sub` is the user, `scope` at most USER_SCOPES) and
+a service token from the client-credentials grant (`sub` and `client_id` name a service
+client that must still be active; `scope` is a subset of what that client was granted).
+"""
 
 from __future__ import annotations
 
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -16,13 +23,28 @@ from flask import current_app
 from flask import g
 from flask import request
 
+from service.db import db
 from service.errors import APIError
+from service.keys import KeyRing
+from service.models import ServiceClient
+from service.models import User
 
-ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
+SERVICE = "service"
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+ENTRIES_READ = "entries:read"
+ENTRIES_WRITE = "entries:write"
+IMPORTS_WRITE = "imports:write"
+REPORTS_READ = "reports:read"
+ENTRIES_ANY_USER = "entries:any-user"
+USER_SCOPES = frozenset({ENTRIES_READ, ENTRIES_WRITE, IMPORTS_WRITE, REPORTS_READ})
+ALL_SCOPES = USER_SCOPES | {ENTRIES_ANY_USER}
+
+_protected: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
 
 class Passwords:
@@ -58,21 +80,51 @@ class IssuedToken:
     expires_in: int
 
 
-class Tokens:
-    """Issue and verify HS256 JWTs with the configured issuer and audience."""
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified token speaks for: a user, or a service client, and its scopes."""
 
-    def __init__(self, secret: str, issuer: str, audience: str, access_ttl: int, refresh_ttl: int):
-        self._secret = secret
+    kind: str
+    subject: str
+    scopes: frozenset[str]
+
+    @property
+    def is_service(self) -> bool:
+        """Tell whether a service client (not a person) holds the token."""
+        return self.kind == SERVICE
+
+
+def format_scopes(scopes: frozenset[str] | set[str]) -> str:
+    """Render scopes as the space-separated, sorted string OAuth uses."""
+    return " ".join(sorted(scopes))
+
+
+def parse_scopes(text: str) -> frozenset[str]:
+    """Split an OAuth scope string into its scopes."""
+    return frozenset(text.split())
+
+
+class Tokens:
+    """Issue and verify JWTs with the key ring's current key, issuer and audience."""
+
+    def __init__(self, keys: KeyRing, issuer: str, audience: str, ttl: dict[str, int]) -> None:
+        self.keys = keys
         self.issuer = issuer
         self.audience = audience
-        self.ttl = {ACCESS: access_ttl, REFRESH: refresh_ttl}
+        self.ttl = ttl
 
-    def issue(self, subject: str, token_type: str, now: datetime | None = None) -> IssuedToken:
-        """Sign a token of TOKEN_TYPE for SUBJECT."""
+    def issue(
+        self,
+        subject: str,
+        token_type: str,
+        now: datetime | None = None,
+        claims: dict[str, Any] | None = None,
+    ) -> IssuedToken:
+        """Sign a token of TOKEN_TYPE for SUBJECT, with extra CLAIMS."""
         now = now or datetime.now(UTC)
         jti = uuid.uuid4()
         expires_at = now + timedelta(seconds=self.ttl[token_type])
-        claims = {
+        payload = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
@@ -80,31 +132,48 @@ class Tokens:
             "exp": expires_at,
             "jti": str(jti),
             "typ": token_type,
+            **(claims or {}),
         }
-        token = jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        token = jwt.encode(
+            payload,
+            self.keys.signing_key,
+            algorithm=self.keys.algorithm,
+            headers={"kid": self.keys.kid},
+        )
         return IssuedToken(token, jti, expires_at, self.ttl[token_type])
 
-    def verify(self, token: str, token_type: str) -> dict[str, Any]:
-        """Return the claims of a valid token of TOKEN_TYPE, else raise a 401 APIError."""
+    def verify(self, token: str, *token_types: str) -> dict[str, Any]:
+        """Return the claims of a valid token of one of TOKEN_TYPES, else raise a 401."""
         try:
+            key = self.keys.find_for(jwt.get_unverified_header(token))
+            if key is None:
+                raise unauthorized("The token's signing key is unknown.")
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=[ALGORITHM],
+                key.key,
+                algorithms=[key.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"The token is invalid: {exc}") from None
-        if claims["typ"] != token_type:
-            raise unauthorized(f"A {token_type} token is required.")
+        if claims["typ"] not in token_types:
+            kind = token_types[0]
+            raise unauthorized(f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} token is required.")
         return claims
 
 
 def unauthorized(detail: str) -> APIError:
     """Build the 401 every authentication failure answers with."""
     return APIError(401, detail, headers={"WWW-Authenticate": 'Bearer realm="time-tracker"'})
+
+
+def forbidden(detail: str, scope: str | None = None) -> APIError:
+    """Build a 403; with SCOPE, say in WWW-Authenticate which scope was missing."""
+    challenge = 'Bearer realm="time-tracker", error="insufficient_scope"'
+    headers = {"WWW-Authenticate": f'{challenge}, scope="{scope}"'} if scope else None
+    return APIError(403, detail, headers=headers)
 
 
 def _bearer_token() -> str:
@@ -115,19 +184,126 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def _require_access_token() -> None:
-    claims = current_app.extensions["tokens"].verify(_bearer_token(), ACCESS)
+def _scopes_claim(claims: dict[str, Any], default: frozenset[str]) -> frozenset[str]:
+    if "scope" not in claims:
+        return default
+    scope = claims["scope"]
+    if not isinstance(scope, str):
+        raise unauthorized("The token's scope claim is not a string.")
+    return parse_scopes(scope)
+
+
+def _user_principal(claims: dict[str, Any]) -> Principal:
+    """Apply the user-token rules: a user id subject, user scopes only, no client."""
+    scopes = _scopes_claim(claims, USER_SCOPES)
+    if "client_id" in claims or not scopes <= USER_SCOPES:
+        raise unauthorized("The token's claims are not those of a user token.")
     try:
-        g.user_id = uuid.UUID(claims["sub"])
-    except ValueError:
+        subject = str(uuid.UUID(claims["sub"]))
+    except (ValueError, AttributeError, TypeError):
         raise unauthorized("The token's subject is not a user.") from None
+    return Principal(ACCESS, subject, scopes)
 
 
-def require_auth(blueprint: Blueprint) -> None:
-    """Make every route of BLUEPRINT require a valid access token; g.user_id is its user."""
-    blueprint.before_request(_require_access_token)
+def _service_principal(claims: dict[str, Any]) -> Principal:
+    """Apply the service-token rules: an active client, scopes it still holds."""
+    scopes = _scopes_claim(claims, frozenset())
+    if claims.get("client_id") != claims["sub"] or not scopes <= ALL_SCOPES:
+        raise unauthorized("The token's claims are not those of a service token.")
+    db.connect(reuse_if_open=True)
+    client = ServiceClient.active(claims["sub"])
+    if client is None:
+        raise unauthorized("The service client is unknown or revoked.")
+    if not scopes <= client.scope_set:
+        raise unauthorized("The token carries scopes the client no longer holds.")
+    return Principal(SERVICE, claims["sub"], scopes)
+
+
+def authenticate(token: str) -> Principal:
+    """Verify a bearer TOKEN and return whom it speaks for."""
+    claims = current_app.extensions["tokens"].verify(token, ACCESS, SERVICE)
+    if claims["typ"] == SERVICE:
+        return _service_principal(claims)
+    return _user_principal(claims)
+
+
+def require_auth(
+    blueprint: Blueprint,
+    *,
+    read: str | None = None,
+    write: str | None = None,
+    acting_user: bool = True,
+) -> None:
+    """Make every route of BLUEPRINT require a valid token holding the route's scope.
+
+    READ is the scope GET and HEAD need, WRITE the one every other method needs. A
+    method without a scope is for user tokens only: service tokens get a 403. With
+    ACTING_USER (routes on one user's data), the acting user is settled before the view
+    runs, so a service token without `entries:any-user` and `?user_id=` never gets further.
+    """
+
+    def check() -> None:
+        if request.method == "OPTIONS":
+            return  # a CORS preflight carries no credentials and reads no data
+        principal = authenticate(_bearer_token())
+        g.principal = principal
+        needed = read if request.method in SAFE_METHODS else write
+        if needed is None:
+            if principal.is_service:
+                raise forbidden("This route accepts user tokens only.")
+            return
+        if needed not in principal.scopes:
+            raise forbidden(f"This request needs the scope '{needed}'.", needed)
+        if acting_user:
+            current_user_id()
+
+    blueprint.before_request(check)
+    _protected.add(blueprint)
+
+
+def is_protected(blueprint: Blueprint) -> bool:
+    """Tell whether BLUEPRINT's routes require a token (the contract marks them so)."""
+    return blueprint in _protected
+
+
+def current_principal() -> Principal:
+    """Return whom the request's token speaks for."""
+    return g.principal
 
 
 def current_user_id() -> uuid.UUID:
-    """Return the authenticated caller's user id."""
-    return g.user_id
+    """Return the acting user: the token's user, or `?user_id=` for an any-user service."""
+    if "acting_user_id" not in g:
+        g.acting_user_id = _acting_user(current_principal(), request.args.get("user_id"))
+    return g.acting_user_id
+
+
+def _user_id_param(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        errors = [{"field": "user_id", "message": "must be a UUID"}]
+        raise APIError(422, "The request is invalid.", errors=errors) from None
+
+
+def _acting_user(principal: Principal, raw: str | None) -> uuid.UUID:
+    if not principal.is_service:
+        own = uuid.UUID(principal.subject)
+        if raw is not None and _user_id_param(raw) != own:
+            raise forbidden(
+                f"Only a service token with '{ENTRIES_ANY_USER}' may act for another user.",
+                ENTRIES_ANY_USER,
+            )
+        return own
+    if ENTRIES_ANY_USER not in principal.scopes:
+        raise forbidden(
+            f"A service token needs the scope '{ENTRIES_ANY_USER}' to act for a user.",
+            ENTRIES_ANY_USER,
+        )
+    if raw is None:
+        errors = [{"field": "user_id", "message": "is required with a service token"}]
+        raise APIError(422, "The request is invalid.", errors=errors)
+    user_id = _user_id_param(raw)
+    if not User.select().where((User.id == user_id) & User.is_active).exists():
+        raise APIError(404, "The user was not found.")
+    return user_id

@@ -21,13 +21,17 @@ from urllib.parse import urlunsplit
 import peewee
 import psycopg2
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
+from service import clients
 from service import create_app
 from service.db import db
 from service.migrate import migrate
 from service.migrate import open_database
+from service.models import MODELS
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -117,6 +121,9 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "JWT_SECRET": TEST_SECRET,
         "BCRYPT_ROUNDS": 4,
         "TESTING": True,
+        # Tests sign in many times from one address; tests of the limits set their own.
+        "RATE_LIMIT_PER_ADDRESS": "10000 per minute",
+        "RATE_LIMIT_PER_ACCOUNT": "10000 per minute",
         **extra,
     }
 
@@ -132,6 +139,8 @@ def make_app() -> Iterator[Callable[..., Flask]]:
         return app
 
     yield build
+    if db.obj is None:
+        return
     if not db.is_closed():
         db.close()
     if isinstance(db.obj, peewee.Database) and hasattr(db.obj, "close_all"):
@@ -271,3 +280,65 @@ def pg_url(postgres_url: str) -> str:
     """The session's migrated PostgreSQL database, emptied (for tests that need PostgreSQL)."""
     empty_tables(postgres_url)
     return postgres_url
+
+
+def write_ed25519_key(path) -> tuple[str, Ed25519PrivateKey]:
+    """Write a new Ed25519 private key as PEM to PATH; return the path and the key."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.write_bytes(pem)
+    return str(path), key
+
+
+def public_pem(key: Ed25519PrivateKey) -> bytes:
+    """Return the PEM of KEY's public half."""
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@pytest.fixture
+def make_client(app: Flask) -> Callable[..., dict[str, str]]:
+    """Create a service client directly (the CLI has its own tests); returns id and secret."""
+
+    def create(*scopes: str, name: str = "billing") -> dict[str, str]:
+        with app.app_context(), db.connection_context():
+            new = clients.create_client(name, scopes or ("entries:read",))
+        return {"id": str(new.client.id), "secret": new.secret}
+
+    return create
+
+
+@pytest.fixture
+def service_token(client: FlaskClient) -> Callable[..., str]:
+    """Get a service access token for a client by the client-credentials grant."""
+
+    def get(service_client: dict[str, str], scope: str | None = None) -> str:
+        form = {"grant_type": "client_credentials"}
+        if scope is not None:
+            form["scope"] = scope
+        response = client.post(
+            "/auth/token", data=form, auth=(service_client["id"], service_client["secret"])
+        )
+        assert response.status_code == 200, response.json
+        return response.json["access_token"]
+
+    return get
+
+
+@pytest.fixture
+def database_state(app: Flask) -> Callable[[], dict[str, list[tuple]]]:
+    """Return every row of every table, to assert that an attack changed nothing."""
+
+    def state() -> dict[str, list[tuple]]:
+        with app.app_context(), db.connection_context():
+            return {
+                model._meta.table_name: sorted(map(repr, model.select().tuples()))
+                for model in MODELS
+            }
+
+    return state

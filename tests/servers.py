@@ -77,6 +77,6 @@ def answers(server: Server, path: str, status: int = 200) -> bool:
     if server.process.poll() is not None:
         raise AssertionError(f"server exited {server.process.returncode}:\n{server.output()}")
     try:
-        return requests.get(server.url(path), timeout=2).status_code == status
-    except requests.RequestException:  # refused, or accepted but not answered yet (booting)
+        return requests.get(server.url(path), timeout=5).status_code == status
+    except (requests.ConnectionError, requests.Timeout):
         return False

@@ -18,16 +18,19 @@ def test_register_answers_the_user_without_its_hash(client):
     assert set(response.json) == {"id", "email", "is_active", "created_at"}
 
 
-def test_register_refuses_an_email_taken_in_another_letter_case(client, make_user):
-    make_user(email="grace@example.com")
+def test_register_with_a_taken_email_answers_alike_and_creates_nothing(client, make_user, login):
+    grace = make_user(email="grace@example.com")
 
     response = client.post(
         "/auth/register", json={"email": "GRACE@example.com", "password": "another one"}
     )
 
-    assert response.status_code == 409
-    assert response.mimetype == "application/problem+json"
+    assert response.status_code == 201
+    assert set(response.json) == {"id", "email", "is_active", "created_at"}
+    assert response.json["email"] == "grace@example.com"
+    assert response.json["id"] != grace["id"]
     assert User.select().count() == 1
+    assert login(grace)["access_token"]
 
 
 @pytest.mark.parametrize(

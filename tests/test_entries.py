@@ -263,3 +263,13 @@ def test_a_full_batch_of_1000_is_stored(client, auth_headers):
 
     assert response.json == {"created": 1000, "updated": 0, "unchanged": 0}
     assert TimeEntry.select().count() == 1000
+
+
+@pytest.mark.parametrize("field", ["project", "description", "external_id"])
+def test_text_with_a_nul_character_is_422_not_a_database_error(client, auth_headers, field):
+    body = {"date": "2026-11-02T10:00:00Z", "duration": 1, field: "a\u0000b"}
+
+    response = client.post("/api/entries", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json["errors"]] == [field]

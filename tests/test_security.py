@@ -23,6 +23,10 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.refresh",
     "auth.logout",
+    "docs.openapi",
+    "metrics.metrics",
+    "auth.token",
+    "jwks.jwks",
     "static",
 }
 

@@ -1,4 +1,4 @@
-"""Sign-up, sign-in and sessions (`/auth`)."""
+"""Sign-up, sign-in, sessions and service tokens (`/auth`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from flask import jsonify
 from flask import request
 
 from service import accounts
+from service import clients
 from service.db import use_database
+from service.openapi import documented
+from service.schemas import Account
 from service.schemas import Credentials
 from service.schemas import RefreshRequest
 from service.schemas import Registration
+from service.schemas import TokenPair
+from service.schemas import parse_json_body
 from service.schemas import user_json
 from service.security import current_user_id
 from service.security import require_auth
@@ -33,36 +38,52 @@ def _tokens():
 
 
 @bp.post("/register")
+@documented({201: Account}, body=Registration, errors=(409,))
 def register():
     """Create an account."""
-    body = Registration.model_validate_json(request.get_data())
+    body = parse_json_body(Registration)
     user = accounts.register(body.email, body.password, _passwords())
     return jsonify(user_json(user)), 201
 
 
 @bp.post("/login")
+@documented({200: TokenPair}, body=Credentials, errors=(401,))
 def login():
     """Exchange email and password for an access and a refresh token."""
-    body = Credentials.model_validate_json(request.get_data())
-    return jsonify(accounts.login(body.email, body.password, _passwords(), _tokens()).as_dict())
+    body = parse_json_body(Credentials)
+    lockout = current_app.extensions["lockout"]
+    session = accounts.login(body.email, body.password, _passwords(), _tokens(), lockout)
+    return jsonify(session.as_dict())
 
 
 @bp.post("/refresh")
+@documented({200: TokenPair}, body=RefreshRequest, errors=(401,))
 def refresh():
     """Rotate a refresh token into a new pair of tokens."""
-    body = RefreshRequest.model_validate_json(request.get_data())
+    body = parse_json_body(RefreshRequest)
     return jsonify(accounts.refresh(body.refresh_token, _tokens()).as_dict())
 
 
 @bp.post("/logout")
+@documented({204: None}, body=RefreshRequest, errors=(401,))
 def logout():
     """Revoke a refresh token."""
-    body = RefreshRequest.model_validate_json(request.get_data())
+    body = parse_json_body(RefreshRequest)
     accounts.logout(body.refresh_token, _tokens())
     return "", 204
 
 
+@bp.post("/token")
+def token():
+    """Issue a service access token by the client-credentials grant (RFC 6749 4.4)."""
+    auth = request.authorization
+    basic = (auth.username or "", auth.password or "") if auth and auth.type == "basic" else None
+    form = request.form.to_dict(flat=False)
+    return jsonify(clients.grant_token(basic, form, _tokens()))
+
+
 @me_bp.get("/me")
+@documented({200: Account})
 def me():
     """Return the signed-in user."""
     return jsonify(user_json(accounts.get_active_user(current_user_id())))

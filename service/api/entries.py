@@ -1,4 +1,4 @@
-"""The caller's time entries (`/api/entries`), JWT required."""
+"""The caller's time entries (`/api/entries`): entries:read to read, entries:write to change."""
 
 from __future__ import annotations
 
@@ -8,26 +8,38 @@ from flask import Blueprint
 from flask import Response
 from flask import jsonify
 from flask import request
+from flask import stream_with_context
 from flask import url_for
 
 from service import entries
+from service import export
 from service.db import use_database
 from service.errors import APIError
 from service.models import TimeEntry
+from service.openapi import documented
 from service.schemas import BulkRequest
+from service.schemas import BulkResult
+from service.schemas import Entry
 from service.schemas import EntryIn
+from service.schemas import EntryList
+from service.schemas import EntryPage
 from service.schemas import EntryPatch
 from service.schemas import EntryQuery
+from service.schemas import ExportQuery
 from service.schemas import entry_json
+from service.schemas import parse_json_body
+from service.security import ENTRIES_READ
+from service.security import ENTRIES_WRITE
 from service.security import current_user_id
 from service.security import require_auth
 
 bp = Blueprint("entries", __name__, url_prefix="/api/entries")
-require_auth(bp)
+require_auth(bp, read=ENTRIES_READ, write=ENTRIES_WRITE)
 use_database(bp)
 
 
 @bp.get("")
+@documented({200: EntryPage}, query=EntryQuery, errors=(400,))
 def list_entries():
     """List the caller's entries, newest first, one keyset page at a time."""
     filters = EntryQuery.model_validate(request.args.to_dict())
@@ -52,29 +64,51 @@ def if_match() -> list[str] | None:
 
 
 @bp.post("")
+@documented({201: Entry}, body=EntryIn, errors=(409,))
 def create_entry():
     """Store a new entry."""
-    body = EntryIn.model_validate_json(request.get_data())
+    body = parse_json_body(EntryIn)
     entry = entries.create_entry(current_user_id(), body)
     response = versioned(entry, 201)
     response.headers["Location"] = url_for(".get_entry", entry_id=entry.id)
     return response
 
 
+@bp.get("/export")
+@documented(
+    {200: {"text/csv": {"type": "string"}, "application/json": EntryList}}, query=ExportQuery
+)
+def export_entries():
+    """Download the caller's entries (same filters as the list), oldest first, as CSV or JSON."""
+    filters = ExportQuery.model_validate(request.args.to_dict())
+    rows = entries.export_entries(current_user_id(), filters)
+    chunks = export.csv_chunks(rows) if filters.format == "csv" else export.json_chunks(rows)
+    mimetype = "text/csv" if filters.format == "csv" else "application/json"
+    disposition = f'attachment; filename="time-entries.{filters.format}"'
+    return Response(
+        stream_with_context(chunks),
+        mimetype=mimetype,
+        headers={"Content-Disposition": disposition},
+    )
+
+
 @bp.get("/<uuid:entry_id>")
+@documented({200: Entry})
 def get_entry(entry_id: uuid.UUID):
     """Return one of the caller's entries."""
     return versioned(entries.get_entry(current_user_id(), entry_id))
 
 
 @bp.patch("/<uuid:entry_id>")
+@documented({200: Entry}, body=EntryPatch, errors=(412,))
 def update_entry(entry_id: uuid.UUID):
     """Change some fields of one of the caller's entries (If-Match: only from that version)."""
-    changes = EntryPatch.model_validate_json(request.get_data()).model_dump(exclude_unset=True)
+    changes = parse_json_body(EntryPatch).model_dump(exclude_unset=True)
     return versioned(entries.update_entry(current_user_id(), entry_id, changes, if_match()))
 
 
 @bp.delete("/<uuid:entry_id>")
+@documented({204: None}, errors=(412,))
 def delete_entry(entry_id: uuid.UUID):
     """Delete one of the caller's entries (If-Match: only that version)."""
     entries.delete_entry(current_user_id(), entry_id, if_match())
@@ -82,9 +116,10 @@ def delete_entry(entry_id: uuid.UUID):
 
 
 @bp.put("/bulk")
+@documented({200: BulkResult}, body=BulkRequest)
 def bulk_upsert():
     """Create or update up to 1,000 entries by (source, external_id), all or nothing."""
-    body = BulkRequest.model_validate_json(request.get_data())
+    body = parse_json_body(BulkRequest)
     duplicates = entries.duplicate_keys(body.entries)
     if duplicates:
         errors = [

@@ -14,6 +14,12 @@ from flask import jsonify
 from service import lifecycle
 from service.db import db
 from service.migrate import applied_migrations
+from service.openapi import documented
+from service.schemas import Alive
+from service.schemas import Healthy
+from service.schemas import Ready
+from service.schemas import Unhealthy
+from service.schemas import Unready
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +38,14 @@ def _database_ok() -> bool:
 
 
 @bp.get("/livez")
+@documented({200: Alive})
 def livez():
     """Answer 200 while the process can serve requests; the database is not consulted."""
     return jsonify(status="alive")
 
 
 @bp.get("/health")
+@documented({200: Healthy, 503: Unhealthy})
 def health():
     """Report whether the database answers, with the time of the check."""
     if not _database_ok():
@@ -46,6 +54,7 @@ def health():
 
 
 @bp.get("/readyz")
+@documented({200: Ready, 503: Unready})
 def readyz():
     """Answer 200 only when not shutting down, the database answers and nothing is pending."""
     if lifecycle.draining.is_set():

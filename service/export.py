@@ -1,0 +1,88 @@
+"""Entries as downloadable files: CSV in the generic upload layout, or a JSON array.
+
+The CSV columns are the generic upload format's, plus `source` and `external_id`, so an
+exported file re-imports as generic_csv onto the same entries instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from collections.abc import Iterator
+from datetime import timedelta
+
+from service.models import TimeEntry
+from service.schemas import entry_json
+from service.schemas import iso
+
+CSV_COLUMNS = (
+    "description",
+    "billable",
+    "client",
+    "project",
+    "tags",
+    "start",
+    "end",
+    "task",
+    "user_name",
+    "user_email",
+    "source",
+    "external_id",
+)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ROWS_PER_CHUNK = 500
+
+
+def neutralise(value: str | None) -> str:
+    """Return VALUE as a cell a spreadsheet shows as text, never runs as a formula."""
+    if not value:
+        return ""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_row(entry: TimeEntry) -> list[str]:
+    """Return ENTRY as one row of CSV_COLUMNS."""
+    end = entry.date + timedelta(hours=entry.duration)
+    cells = {
+        "description": neutralise(entry.description),
+        "project": neutralise(entry.project),
+        "start": iso(entry.date),
+        "end": iso(end),
+        "source": neutralise(entry.source),
+        "external_id": neutralise(entry.external_id),
+    }
+    return [cells.get(column, "") for column in CSV_COLUMNS]
+
+
+def csv_chunks(entries: Iterable[TimeEntry]) -> Iterator[str]:
+    """Yield the header, then the rows, a few hundred at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for count, entry in enumerate(entries, start=1):
+        writer.writerow(csv_row(entry))
+        if count % ROWS_PER_CHUNK == 0:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def json_chunks(entries: Iterable[TimeEntry]) -> Iterator[str]:
+    """Yield a JSON array of entries, a few hundred elements at a time."""
+    yield "["
+    batch: list[str] = []
+    for count, entry in enumerate(entries):
+        batch.append(("," if count else "") + json.dumps(entry_json(entry)))
+        if len(batch) == ROWS_PER_CHUNK:
+            yield "".join(batch)
+            batch.clear()
+    yield "".join(batch) + "]"
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

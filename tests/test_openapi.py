@@ -1,0 +1,224 @@
+"""The contract: every route is in /openapi.json, and the API honours it under fuzzing."""
+
+from __future__ import annotations
+
+import hypothesis
+import schemathesis
+from hypothesis import HealthCheck
+from schemathesis.checks import positive_data_acceptance
+
+from service import create_app
+from service.openapi import IGNORED_METHODS
+from service.openapi import operation_of
+from service.security import is_protected
+from tests.conftest import settings
+from tests.test_health import closed_port
+
+
+def served_operations(app) -> set[tuple[str, str]]:
+    """Every (path in OpenAPI form, method) the app answers, but Flask's static files."""
+    operations = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<uuid:", "{").replace("<", "{").replace(">", "}")
+        operations.update((path, m.lower()) for m in rule.methods - IGNORED_METHODS)
+    return operations
+
+
+def test_every_route_declares_its_contract(app):
+    undocumented = sorted(
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and operation_of(app.view_functions[rule.endpoint]) is None
+    )
+
+    assert undocumented == [], "add @documented(...) from service.openapi to these views"
+
+
+def test_the_spec_lists_every_route_and_method(client, app):
+    spec = client.get("/openapi.json").json
+
+    listed = {(path, method) for path, item in spec["paths"].items() for method in item}
+
+    assert spec["openapi"] == "3.1.0"
+    assert listed == served_operations(app)
+
+
+def test_protected_operations_and_only_they_require_a_bearer_token(client, app):
+    paths = client.get("/openapi.json").json["paths"]
+    expected = {}
+    for rule in app.url_map.iter_rules():
+        blueprint = app.blueprints.get(rule.endpoint.rpartition(".")[0])
+        expected[rule.endpoint.replace(".", "_")] = bool(blueprint and is_protected(blueprint))
+
+    secured = {
+        op["operationId"]: op.get("security") == [{"bearerAuth": []}]
+        for item in paths.values()
+        for op in item.values()
+    }
+
+    assert secured == {op_id: expected[op_id] for op_id in secured}
+    assert any(secured.values()) and not all(secured.values())
+
+
+def test_every_error_is_a_problem_document(client):
+    paths = client.get("/openapi.json").json["paths"]
+
+    error_media = {
+        media
+        for item in paths.values()
+        for op in item.values()
+        for status, answer in op["responses"].items()
+        if int(status) >= 400 and op["operationId"] not in {"health_health", "health_readyz"}
+        for media in answer["content"]
+    }
+
+    assert error_media == {"application/problem+json"}
+
+
+def test_protected_operations_document_401_and_bodies_document_422(client):
+    paths = client.get("/openapi.json").json["paths"]
+
+    for item in paths.values():
+        for op in item.values():
+            if "security" in op:
+                assert "401" in op["responses"], op["operationId"]
+            if "requestBody" in op:
+                assert {"400", "422"} <= set(op["responses"]), op["operationId"]
+
+
+def test_the_contract_names_its_models_as_components(client):
+    spec = client.get("/openapi.json").json
+
+    schemas = spec["components"]["schemas"]
+
+    assert {"Entry", "EntryIn", "Problem", "ReportSummary", "TokenPair"} <= set(schemas)
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+# Operations that rightly refuse some schema-valid requests, and the rule that refuses them.
+RULES_THE_SCHEMA_CANNOT_STATE = {
+    "GET /api/entries": "a cursor must be one the service issued",
+    "PUT /api/entries/bulk": "a batch names each (source, external_id) once",
+    "POST /auth/register": "a password fits bcrypt's 72 bytes of UTF-8; emails are deliverable",
+    "POST /auth/login": "emails are deliverable addresses",
+}
+
+# Loaded once from an app's own /openapi.json; each test calls its own app (and database).
+contract = schemathesis.openapi.from_wsgi(
+    "/openapi.json", create_app(settings("sqlite:///unused-by-the-contract.db"))
+)
+
+
+@contract.parametrize()
+@hypothesis.settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
+    unstated = case.operation.label in RULES_THE_SCHEMA_CANNOT_STATE
+    excluded = [positive_data_acceptance] if unstated else []
+
+    # The fuzzer sends a random bearer token where the contract asks for one, and none
+    # when it tests that the token is required: swap the random one for a valid one.
+    authorized = "Authorization" in (case.headers or {})
+    if authorized:
+        case.headers["Authorization"] = auth_headers["Authorization"]
+
+    response = case.call_and_validate(app=app, excluded_checks=excluded)
+
+    assert not (authorized and response.status_code == 401), "a valid token was refused"
+
+
+def documented_statuses(spec: dict) -> set[tuple[str, str, int]]:
+    """Every (method, path, status) the contract promises."""
+    return {
+        (method.upper(), path, int(status))
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        for status in op["responses"]
+    }
+
+
+def test_every_documented_status_is_reachable(
+    make_app, database_url, client, user, auth_headers, make_entry
+):
+    spec = client.get("/openapi.json").json
+    own = make_entry(source="toggl")["id"]
+    doomed = make_entry()["id"]
+    missing = "6b0f7c1e-49d4-4e38-9b4e-0f6f6f3c2a11"
+    entry = {"date": "2026-11-02T09:00:00Z", "duration": 1}
+    account = {"email": user["email"], "password": user["password"]}
+    refresh = client.post("/auth/login", json=account).json["refresh_token"]
+    spent = client.post("/auth/login", json=account).json["refresh_token"]
+    bad_json = {"data": "{", "content_type": "application/json"}
+    table = [
+        ("GET", "/api/entries", {}, 200),
+        ("GET", "/api/entries", {"query_string": {"cursor": "not-ours"}}, 400),
+        ("GET", "/api/entries", {"query_string": {"limit": 0}}, 422),
+        ("POST", "/api/entries", {"json": entry}, 201),
+        ("POST", "/api/entries", bad_json, 400),
+        (
+            "POST",
+            "/api/entries",
+            {"json": {**entry, "source": "toggl", "external_id": own}},
+            409,
+        ),
+        ("POST", "/api/entries", {"json": {}}, 422),
+        ("GET", "/api/entries/{entry_id}", {"id": own}, 200),
+        ("GET", "/api/entries/{entry_id}", {"id": missing}, 404),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, "json": {"duration": 2}}, 200),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, **bad_json}, 400),
+        ("PATCH", "/api/entries/{entry_id}", {"id": missing, "json": {}}, 404),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, "json": {"duration": -1}}, 422),
+        ("DELETE", "/api/entries/{entry_id}", {"id": doomed}, 204),
+        ("DELETE", "/api/entries/{entry_id}", {"id": missing}, 404),
+        ("PUT", "/api/entries/bulk", {"json": {"entries": [{**entry, "external_id": "1"}]}}, 200),
+        ("PUT", "/api/entries/bulk", bad_json, 400),
+        ("PUT", "/api/entries/bulk", {"json": {"entries": []}}, 422),
+        ("GET", "/api/entries/export", {}, 200),
+        ("GET", "/api/entries/export", {"query_string": {"format": "xml"}}, 422),
+        ("GET", "/api/reports/summary", {}, 200),
+        ("GET", "/api/reports/summary", {"query_string": {"tz": "Mars/Base"}}, 422),
+        ("GET", "/auth/me", {}, 200),
+        ("POST", "/auth/register", {"json": {**account, "email": "new@example.com"}}, 201),
+        ("POST", "/auth/register", bad_json, 400),
+        ("POST", "/auth/register", {"json": account}, 409),
+        ("POST", "/auth/register", {"json": {}}, 422),
+        ("POST", "/auth/login", {"json": account}, 200),
+        ("POST", "/auth/login", bad_json, 400),
+        ("POST", "/auth/login", {"json": {**account, "password": "wrong-one"}}, 401),
+        ("POST", "/auth/login", {"json": {}}, 422),
+        ("POST", "/auth/refresh", {"json": {"refresh_token": spent}}, 200),
+        ("POST", "/auth/refresh", bad_json, 400),
+        ("POST", "/auth/refresh", {"json": {"refresh_token": spent}}, 401),
+        ("POST", "/auth/refresh", {"json": {}}, 422),
+        ("POST", "/auth/logout", {"json": {"refresh_token": refresh}}, 204),
+        ("POST", "/auth/logout", bad_json, 400),
+        ("POST", "/auth/logout", {"json": {"refresh_token": "x"}}, 401),
+        ("POST", "/auth/logout", {"json": {}}, 422),
+        *[("GET", path, {}, 200) for path in ("/livez", "/health", "/readyz", "/metrics")],
+        ("GET", "/openapi.json", {}, 200),
+    ]
+    seen = {call(client, auth_headers, row) for row in table}
+    seen |= {call(client, {}, (*row[:3], 401)) for row in table if row[3] < 300}
+    small = make_app(database_url, MAX_CONTENT_LENGTH=1024).test_client()
+    bodies = {(m, p) for m, p, kwargs, _ in table if "json" in kwargs}
+    big = {"data": "x" * 2048, "content_type": "application/json", "id": own}
+    seen |= {call(small, auth_headers, (m, p, big, 413)) for m, p in bodies}
+    dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
+    seen |= {call(dead, auth_headers, (m, p, {"id": own}, 503)) for m, p, *_ in table}
+
+    assert documented_statuses(spec) <= {row for row in seen if row is not None}
+
+
+def call(client, headers, row) -> tuple[str, str, int] | None:
+    """Send one row of the table; return (method, path, status) when the status is as hoped."""
+    method, template, kwargs, hoped = row
+    kwargs = dict(kwargs)
+    path = template.replace("{entry_id}", kwargs.pop("id", ""))
+    response = client.open(path, method=method, headers=headers, **kwargs)
+    return (method, template, hoped) if response.status_code == hoped else None
