@@ -24,7 +24,12 @@ class RequestContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
             record.request_id = g.get("request_id")
-            user_id = g.get("user_id")
+            principal = g.get("principal")
+            if principal is not None and principal.is_service:
+                record.client_id = principal.subject
+            user_id = g.get("acting_user_id")
+            if user_id is None and principal is not None and not principal.is_service:
+                user_id = principal.subject
             if user_id is not None:
                 record.user_id = str(user_id)
         return True

@@ -43,6 +43,7 @@ class Operation:
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
+    body_media: str = "application/json"
 
 
 def documented(
@@ -51,15 +52,18 @@ def documented(
     query: type[BaseModel] | None = None,
     body: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
+    body_media: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a view's query model, body model, responses and extra error statuses.
 
     401 (protected blueprints), 400/413/422 (a body), 422 (a query) and 404 (a path
     parameter) are added by the generator; ERRORS lists any others the view raises.
+    BODY_MEDIA names the body's media type when it is not JSON (a form, a file upload).
     """
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
-        view.openapi = Operation(responses, query, body, errors)  # type: ignore[attr-defined]
+        operation = Operation(responses, query, body, errors, body_media)
+        view.openapi = operation  # type: ignore[attr-defined]
         return view
 
     return attach
@@ -138,13 +142,15 @@ def _content(body: Body, components: _Components) -> dict[str, Any] | None:
 def _error_statuses(op: Operation, blueprint: Blueprint | None, path_parameters: bool) -> set[int]:
     statuses = set(op.errors)
     if blueprint is not None and is_protected(blueprint):
-        statuses.add(401)
+        statuses.update({401, 403})
     if blueprint is not None and uses_database(blueprint):
         statuses.add(503)
     if op.body is not None:
-        statuses.update({400, 413, 422})
+        statuses.update({400, 413, 422} if op.body_media == "application/json" else {413})
     if op.query is not None:
         statuses.add(422)
+        if "user_id" in op.query.model_fields:
+            statuses.add(404)  # a service token acting for a user who does not exist
     if path_parameters:
         statuses.add(404)
     return statuses - set(op.responses)
@@ -171,7 +177,7 @@ def _operation(
     if op.body is not None:
         spec["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": components.ref(op.body, "validation")}},
+            "content": {op.body_media: {"schema": components.ref(op.body, "validation")}},
         }
     if blueprint is not None and is_protected(blueprint):
         spec["security"] = [{"bearerAuth": []}]

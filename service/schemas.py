@@ -371,6 +371,57 @@ class ReportSummary(Answer):
     total: ReportTotal
 
 
+class ServiceToken(Answer):
+    """A service access token from the client-credentials grant (no refresh token)."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class TokenRequest(BaseModel):
+    """The client-credentials grant's form (RFC 6749 4.4); the client may instead use Basic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["client_credentials"]
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class OAuthProblem(Answer):
+    """A token-endpoint error in RFC 6749 section 5.2's shape."""
+
+    error: Literal[
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "unauthorized_client",
+    ]
+    error_description: str
+
+
+class Jwk(Answer):
+    """One Ed25519 public key (RFC 8037 OKP)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+
+
+class JwkSet(Answer):
+    """The public keys tokens are verified with, by kid."""
+
+    keys: list[Jwk]
+
+
 class Alive(Answer):
     """The process serves requests."""
 

@@ -8,6 +8,8 @@ import subprocess
 import psycopg2
 import pytest
 
+from service.migrate import known_migrations
+from service.migrate import migrations_dir
 from tests.servers import ROOT
 from tests.servers import answers
 from tests.servers import free_port
@@ -15,6 +17,7 @@ from tests.servers import server_env
 from tests.servers import wait_for
 
 ENTRYPOINT = ["sh", str(ROOT / "docker-entrypoint.sh")]
+MIGRATIONS = known_migrations(migrations_dir())
 
 
 def run_entrypoint(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -38,7 +41,7 @@ def test_arguments_run_instead_of_the_boot_sequence(empty_sqlite_url):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "entrypoint: running python -m service.migrate --check",
-        "pending migrations: 001_initial",
+        f"pending migrations: {', '.join(MIGRATIONS)}",
     ]
 
 
@@ -104,6 +107,6 @@ def test_four_entrypoints_on_one_empty_postgres_database_all_come_up(
         server.process.send_signal(signal.SIGTERM)
 
     assert [server.process.wait(timeout=20) for server in servers] == [0, 0, 0, 0]
-    assert applied_names(url) == ["001_initial"]
-    migrated = ["applied migrations: 001_initial" in server.output() for server in servers]
+    assert applied_names(url) == MIGRATIONS
+    migrated = [f"applied migrations: {MIGRATIONS[0]}" in server.output() for server in servers]
     assert sorted(migrated) == [False, False, False, True]

@@ -13,9 +13,12 @@ from service.db import use_database
 from service.openapi import documented
 from service.schemas import Account
 from service.schemas import Credentials
+from service.schemas import OAuthProblem
 from service.schemas import RefreshRequest
 from service.schemas import Registration
+from service.schemas import ServiceToken
 from service.schemas import TokenPair
+from service.schemas import TokenRequest
 from service.schemas import parse_json_body
 from service.schemas import user_json
 from service.security import current_user_id
@@ -38,7 +41,7 @@ def _tokens():
 
 
 @bp.post("/register")
-@documented({201: Account}, body=Registration, errors=(409,))
+@documented({201: Account}, body=Registration, errors=(429,))
 def register():
     """Create an account."""
     body = parse_json_body(Registration)
@@ -47,7 +50,7 @@ def register():
 
 
 @bp.post("/login")
-@documented({200: TokenPair}, body=Credentials, errors=(401,))
+@documented({200: TokenPair}, body=Credentials, errors=(401, 429))
 def login():
     """Exchange email and password for an access and a refresh token."""
     body = parse_json_body(Credentials)
@@ -74,6 +77,12 @@ def logout():
 
 
 @bp.post("/token")
+@documented(
+    {200: ServiceToken, 400: OAuthProblem, 401: OAuthProblem},
+    errors=(429,),
+    body=TokenRequest,
+    body_media="application/x-www-form-urlencoded",
+)
 def token():
     """Issue a service access token by the client-credentials grant (RFC 6749 4.4)."""
     auth = request.authorization

@@ -6,10 +6,14 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 
+from service.openapi import documented
+from service.schemas import JwkSet
+
 bp = Blueprint("jwks", __name__)
 
 
 @bp.get("/.well-known/jwks.json")
+@documented({200: JwkSet})
 def jwks():
     """Publish the Ed25519 public keys tokens are verified with, by kid."""
     response = jsonify(current_app.extensions["tokens"].keys.jwks())

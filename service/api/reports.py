@@ -11,11 +11,12 @@ from service.db import use_database
 from service.openapi import documented
 from service.schemas import ReportQuery
 from service.schemas import ReportSummary
+from service.security import REPORTS_READ
 from service.security import current_user_id
 from service.security import require_auth
 
 bp = Blueprint("reports", __name__, url_prefix="/api/reports")
-require_auth(bp)
+require_auth(bp, read=REPORTS_READ)
 use_database(bp)
 
 
