@@ -76,9 +76,12 @@ def register_blueprints(app: Flask) -> None:
     from service.api import docs
     from service.api import entries
     from service.api import health
+    from service.api import imports
+    from service.api import integrations
     from service.api import jwks
     from service.api import metrics
     from service.api import reports
+    from service.api import sync
 
     app.register_blueprint(health.bp)
     app.register_blueprint(jwks.bp)
@@ -89,12 +92,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(integrations.bp)
+    app.register_blueprint(sync.bp)
 
 
 def register_commands(app: Flask) -> None:
-    """Add `flask migrate` (the locked runner) and `flask clients` to the CLI."""
+    """Add `flask migrate` (the locked runner), `flask clients` and `flask sync` to the CLI."""
     from service.cli import clients_command
     from service.cli import migrate_command
+    from service.cli import sync_command
 
     app.cli.add_command(migrate_command)
+    app.cli.add_command(sync_command)
     app.cli.add_command(clients_command)

@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask --app wsgi migrate [--check]` and `flask --app wsgi clients ...`."""
+"""Flask CLI commands: `flask --app wsgi migrate [--check]`, `clients ...` and `sync ...`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from service import clients
+from service import integrations
+from service import sync
 from service.db import db
+from service.errors import APIError
 from service.migrate import run
+from service.models import User
+from service.sync.pull import SyncSettings
 
 
 @click.command("migrate")
@@ -66,3 +71,43 @@ def revoke_client_command(client_id: uuid.UUID) -> None:
     if not revoked:
         raise click.ClickException(f"no active client {client_id}")
     click.echo(f"revoked {client_id}")
+
+
+@click.command("sync")
+@click.argument("source", type=click.Choice(sync.SOURCES))
+@click.option("--all-users", is_flag=True, help="Sync every user who stored credentials.")
+@click.option("--user", "emails", multiple=True, help="Sync this user (email); repeatable.")
+@with_appcontext
+def sync_command(source: str, all_users: bool, emails: tuple[str, ...]) -> None:
+    """Pull entries from SOURCE for the users named (a CronJob runs it with --all-users)."""
+    if all_users == bool(emails):
+        raise click.UsageError("name users with --user EMAIL, or pass --all-users")
+    settings = SyncSettings.from_config(current_app.config)
+    try:
+        keys = integrations.vault(current_app.config["INTEGRATIONS_KEY"])
+    except APIError as exc:
+        raise click.ClickException(exc.detail) from None
+    failures = 0
+    with db.connection_context():
+        users = sync.users_with(source) if all_users else accounts_by_email(emails)
+        for user_id in users:
+            try:
+                outcome = sync.run_sync(user_id, source, settings, keys)
+            except APIError as exc:
+                failures += 1
+                click.echo(f"{source} {user_id}: failed ({exc.status}) {exc.detail}", err=True)
+                continue
+            counts = ", ".join(f"{k} {v}" for k, v in outcome.items() if isinstance(v, int))
+            click.echo(f"{source} {user_id}: ok ({counts})")
+    raise SystemExit(1 if failures else 0)
+
+
+def accounts_by_email(emails: tuple[str, ...]) -> list[uuid.UUID]:
+    """Return the ids of the users with these emails; an unknown email is a usage error."""
+    found = {
+        u.email: u.id for u in User.select().where(User.email.in_([e.lower() for e in emails]))
+    }
+    missing = [e for e in emails if e.lower() not in found]
+    if missing:
+        raise click.UsageError(f"no user with email {', '.join(missing)}")
+    return [found[e.lower()] for e in emails]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import limits
+from cryptography.fernet import Fernet
 
 INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
@@ -28,6 +29,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw}")
     return value
 
 
@@ -86,6 +100,39 @@ def _jwt_secret(env: Mapping[str, str], app_env: str, algorithm: str) -> str | N
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
     return secret
+
+
+def _integrations_key(env: Mapping[str, str]) -> str | None:
+    """Return the Fernet key that encrypts integration tokens, or None (integrations off)."""
+    key = _read_secret(env, "INTEGRATIONS_KEY")
+    if key is None:
+        return None
+    try:
+        Fernet(key)
+    except ValueError:
+        raise ConfigError(
+            "INTEGRATIONS_KEY must be a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from None
+    return key
+
+
+def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Settings of the imports and of the Toggl and Tempo sync."""
+    return {
+        "IMPORT_MAX_BYTES": _int(env, "IMPORT_MAX_BYTES", 64 * 1024 * 1024, minimum=1),
+        "IMPORT_MAX_ROWS": _int(env, "IMPORT_MAX_ROWS", 200_000, minimum=1),
+        "INTEGRATIONS_KEY": _integrations_key(env),
+        "TOGGL_API_URL": (env.get("TOGGL_API_URL") or "https://api.track.toggl.com").rstrip("/"),
+        "TEMPO_API_URL": (env.get("TEMPO_API_URL") or "https://api.tempo.io").rstrip("/"),
+        "SYNC_TIMEOUT": _float(env, "SYNC_TIMEOUT", 30.0, minimum=0.1),
+        "SYNC_MAX_RETRIES": _int(env, "SYNC_MAX_RETRIES", 3),
+        "SYNC_MAX_WAIT": _float(env, "SYNC_MAX_WAIT", 60.0),
+        "SYNC_STALE_AFTER": _int(env, "SYNC_STALE_AFTER", 3600, minimum=1),
+        "SYNC_HISTORY_DAYS": _int(env, "SYNC_HISTORY_DAYS", 365, minimum=1),
+        "SYNC_WINDOW_DAYS": _int(env, "SYNC_WINDOW_DAYS", 30, minimum=1),
+        "SYNC_RECONCILE_DAYS": _int(env, "SYNC_RECONCILE_DAYS", 30, minimum=1),
+        "TEMPO_PAGE_SIZE": _int(env, "TEMPO_PAGE_SIZE", 1000, minimum=1),
+    }
 
 
 def _previous_secrets(env: Mapping[str, str]) -> list[str]:
@@ -191,6 +238,7 @@ def load_config(
         "PORT": _int(env, "PORT", 8000, minimum=1),
         "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        **_sync_settings(env),
     }
     config.update({k: v for k, v in overrides.items() if k not in config})
     return config

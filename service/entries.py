@@ -14,8 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 import peewee
+import psycopg2.extras
 
 from service.db import db
+from service.db import is_postgres
 from service.db import rerun_on_deadlock
 from service.errors import APIError
 from service.models import TimeEntry
@@ -28,8 +30,18 @@ from service.schemas import decode_cursor
 from service.schemas import encode_cursor
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
+UPSERT_COLUMNS = (
+    "id",
+    "user_id",
+    "source",
+    "external_id",
+    *CONTENT_FIELDS,
+    "created_at",
+    "updated_at",
+)
 UPSERT_CHUNK = 500
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BIG_BATCH = 5000
 EXPORT_CHUNK = 1000
 
 
@@ -198,72 +210,142 @@ def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
     return duplicates
 
 
-def _existing(user_id: uuid.UUID, items: list[BulkEntry]) -> dict[tuple[str, str], tuple]:
-    keys = [peewee.Tuple(item.source, item.external_id) for item in items]
-    query = (
-        TimeEntry.select(
-            TimeEntry.source,
-            TimeEntry.external_id,
-            *map(TimeEntry._meta.fields.get, CONTENT_FIELDS),
-        )
-        .where(
-            (TimeEntry.user == user_id)
-            & (peewee.Tuple(TimeEntry.source, TimeEntry.external_id).in_(keys))
-        )
-        .tuples()
-    )
-    return {(row[0], row[1]): row[2:] for row in query}
+def _existing(
+    user_id: uuid.UUID, rows: list[dict[str, Any]], *, whole_sources: bool = False
+) -> dict[tuple[str, str], tuple]:
+    """Return the stored content of ROWS' keys, asking per source with `external_id IN`.
 
-
-def _content(item: BulkEntry) -> tuple[datetime, float, str | None, str | None]:
-    return (item.date, item.duration, item.project, item.description)
+    WHOLE_SOURCES reads every stored entry of the sources instead: one linear pass for a
+    big batch, where per-chunk lookups can degrade to rescanning the (user, source) range
+    while the planner's statistics still describe a smaller table.
+    """
+    by_source: dict[str, list[str]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row["external_id"])
+    found = {}
+    for source, external_ids in by_source.items():
+        where = (TimeEntry.user == user_id) & (TimeEntry.source == source)
+        if not whole_sources:
+            where &= TimeEntry.external_id.in_(external_ids)
+        columns = [TimeEntry.external_id, *map(TimeEntry._meta.fields.get, CONTENT_FIELDS)]
+        query = TimeEntry.select(*columns).where(where).tuples()
+        found.update({(source, row[0]): row[1:] for row in query})
+    return found
 
 
 def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
-    """Insert new and update changed entries by (source, external_id), in one transaction.
+    """Insert new and update changed entries by (source, external_id), in one transaction."""
+    return upsert_rows(user_id, [item.model_dump() for item in items])
 
-    Items are written in key order, so racing batches lock rows in the same order; a
-    deadlock PostgreSQL still reports reruns the whole batch.
+
+def upsert_rows(
+    user_id: uuid.UUID, rows: list[dict[str, Any]], *, dry_run: bool = False
+) -> UpsertCounts:
+    """Upsert already-valid entry dicts by (source, external_id) in one transaction.
+
+    Each row has source, external_id and the CONTENT_FIELDS; keys must not repeat.
+    With DRY_RUN the counts are computed and nothing is written. Rows are written in key
+    order, so racing batches lock rows in the same order; a deadlock PostgreSQL still
+    reports reruns the whole batch (once only inside an outer transaction).
     """
-    ordered = sorted(items, key=lambda item: (item.source, item.external_id))
-    return rerun_on_deadlock(lambda: _bulk_upsert(user_id, ordered))
+    ordered = sorted(rows, key=lambda row: (row["source"], row["external_id"]))
+    return rerun_on_deadlock(lambda: _upsert_rows(user_id, ordered, dry_run))
 
 
-def _bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
+def _upsert_rows(user_id: uuid.UUID, rows: list[dict[str, Any]], dry_run: bool) -> UpsertCounts:
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():
-        for start in range(0, len(items), UPSERT_CHUNK):
-            chunk = items[start : start + UPSERT_CHUNK]
-            existing = _existing(user_id, chunk)
-            rows = []
-            for item in chunk:
-                before = existing.get((item.source, item.external_id))
-                if before == _content(item):
+        stored = _existing(user_id, rows, whole_sources=True) if len(rows) > BIG_BATCH else None
+        for start in range(0, len(rows), UPSERT_CHUNK):
+            chunk = rows[start : start + UPSERT_CHUNK]
+            existing = stored if stored is not None else _existing(user_id, chunk)
+            changed = []
+            for row in chunk:
+                before = existing.get((row["source"], row["external_id"]))
+                if before == tuple(row[name] for name in CONTENT_FIELDS):
                     unchanged += 1
                     continue
                 created, updated = (
                     (created + 1, updated) if before is None else (created, updated + 1)
                 )
-                rows.append(
+                changed.append(
                     {
                         "id": uuid.uuid4(),
                         "user": user_id,
                         "created_at": now,
                         "updated_at": now,
-                        **item.model_dump(),
+                        **row,
                     }
                 )
-            if rows:
-                _upsert(rows)
+            if changed and not dry_run:
+                _upsert(changed)
     return UpsertCounts(created, updated, unchanged)
 
 
+def delete_by_keys(user_id: uuid.UUID, source: str, external_ids: list[str]) -> int:
+    """Delete the user's entries of SOURCE with these external ids; return how many went."""
+    deleted = 0
+    for start in range(0, len(external_ids), UPSERT_CHUNK):
+        chunk = external_ids[start : start + UPSERT_CHUNK]
+        deleted += (
+            TimeEntry.delete()
+            .where(
+                (TimeEntry.user == user_id)
+                & (TimeEntry.source == source)
+                & (TimeEntry.external_id.in_(chunk))
+            )
+            .execute()
+        )
+    return deleted
+
+
 def _upsert(rows: list[dict[str, Any]]) -> None:
-    TimeEntry.insert_many(rows).on_conflict(
-        conflict_target=[TimeEntry.user, TimeEntry.source, TimeEntry.external_id],
-        update={
-            **{TimeEntry._meta.fields[name]: peewee.EXCLUDED[name] for name in CONTENT_FIELDS},
-            TimeEntry.updated_at: peewee.EXCLUDED.updated_at,
-        },
-    ).execute()
+    """Write ROWS with one statement per chunk, skipping peewee's per-value query building.
+
+    Building an insert_many query costs ~0.3 s per 500 rows; the driver's own batching
+    (execute_values on PostgreSQL, executemany on SQLite) makes 100,000-row imports fast.
+    """
+    stamp, key, owner = TimeEntry.date.db_value, TimeEntry.id.db_value, TimeEntry.user.db_value
+    values = [
+        (
+            key(row["id"]),
+            owner(row["user"]),
+            row["source"],
+            row["external_id"],
+            stamp(row["date"]),
+            row["duration"],
+            row["project"],
+            row["description"],
+            stamp(row["created_at"]),
+            stamp(row["updated_at"]),
+        )
+        for row in rows
+    ]
+    cursor = db.cursor()
+    if is_postgres(db):
+        psycopg2.extras.execute_values(cursor, _upsert_sql("%s"), values, page_size=len(values))
+    else:
+        cursor.executemany(_upsert_sql(f"({', '.join('?' * len(UPSERT_COLUMNS))})"), values)
+
+
+def _upsert_sql(values: str) -> str:
+    columns = ", ".join(f'"{name}"' for name in UPSERT_COLUMNS)
+    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in (*CONTENT_FIELDS, "updated_at"))
+    return (
+        f'INSERT INTO "time_entries" ({columns}) VALUES {values} '  # noqa: S608 (names are ours)
+        f'ON CONFLICT ("user_id", "source", "external_id") DO UPDATE SET {updates}'
+    )
+
+
+def external_ids_between(
+    user_id: uuid.UUID, source: str, start: datetime, end: datetime
+) -> list[str]:
+    """Return the external ids of the user's SOURCE entries starting in [START, END)."""
+    query = TimeEntry.select(TimeEntry.external_id).where(
+        (TimeEntry.user == user_id)
+        & (TimeEntry.source == source)
+        & (TimeEntry.date >= start)
+        & (TimeEntry.date < end)
+    )
+    return [external_id for (external_id,) in query.tuples()]

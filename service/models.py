@@ -99,6 +99,49 @@ class TimeEntry(BaseModel):
         )
 
 
+class Integration(BaseModel):
+    """A user's credentials for one source (toggl, tempo); tokens only as Fernet ciphertext."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="integrations", index=False)
+    source = peewee.CharField(max_length=32)
+    token_ciphertext = peewee.TextField()
+    workspace_id = peewee.CharField(max_length=64, null=True)
+    timezone = peewee.CharField(max_length=64, default="UTC")
+    jira_site = peewee.CharField(max_length=255, null=True)
+    jira_email = peewee.CharField(max_length=254, null=True)
+    jira_token_ciphertext = peewee.TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "integrations"
+        indexes = ((("user", "source"), True),)
+
+
+class SyncState(BaseModel):
+    """The sync of one user and source: who runs it now, the cursor, the last run's outcome."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="sync_states", index=False)
+    source = peewee.CharField(max_length=32)
+    running_since = UTCDateTimeField(null=True)
+    last_started_at = UTCDateTimeField(null=True)
+    last_finished_at = UTCDateTimeField(null=True)
+    last_status = peewee.CharField(max_length=16, null=True)
+    last_error = peewee.TextField(null=True)
+    cursor = peewee.CharField(max_length=64, null=True)
+    created = peewee.IntegerField(default=0)
+    updated = peewee.IntegerField(default=0)
+    unchanged = peewee.IntegerField(default=0)
+    deleted = peewee.IntegerField(default=0)
+    skipped = peewee.IntegerField(default=0)
+
+    class Meta:
+        table_name = "sync_states"
+        indexes = ((("user", "source"), True),)
+
+
 class ServiceClient(BaseModel):
     """Another service that gets tokens by the client-credentials grant.
 
@@ -130,4 +173,11 @@ class ServiceClient(BaseModel):
         return cls.get_or_none((cls.id == key) & cls.revoked_at.is_null())
 
 
-MODELS: tuple[type[BaseModel], ...] = (User, RefreshToken, TimeEntry, ServiceClient)
+MODELS: tuple[type[BaseModel], ...] = (
+    User,
+    RefreshToken,
+    TimeEntry,
+    Integration,
+    SyncState,
+    ServiceClient,
+)

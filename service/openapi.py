@@ -54,7 +54,8 @@ def documented(
     errors: tuple[int, ...] = (),
     body_media: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a view's query model, body model, responses and extra error statuses.
+    """Declare a view's query model, body (JSON) or form (multipart) model, responses and
+    extra error statuses.
 
     401 (protected blueprints), 400/413/422 (a body), 422 (a query) and 404 (a path
     parameter) are added by the generator; ERRORS lists any others the view raises.

@@ -16,6 +16,8 @@ from typing import Annotated
 from typing import Any
 from typing import Literal
 from typing import TypeVar
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from flask import request
 from pydantic import AwareDatetime
@@ -27,8 +29,11 @@ from pydantic import Field
 from pydantic import RootModel
 from pydantic import StringConstraints
 from pydantic import field_validator
+from pydantic import model_validator
 
 from service.errors import APIError
+from service.models import Integration
+from service.models import SyncState
 from service.models import TimeEntry
 from service.models import User
 
@@ -278,10 +283,11 @@ class Answer(BaseModel):
 
 
 class FieldProblem(Answer):
-    """One invalid field of a request."""
+    """One invalid field of a request (of an uploaded file: with the line its row starts on)."""
 
     field: str | None
     message: str
+    line: int | None = None
 
 
 class Problem(Answer):
@@ -503,3 +509,212 @@ def entry_json(entry: TimeEntry) -> dict[str, Any]:
         "created_at": iso(entry.created_at),
         "updated_at": iso(entry.updated_at),
     }
+
+
+ImportFormat = Literal["toggl_csv", "clockify_csv", "harvest_csv", "generic_csv"]
+
+
+class ImportOptions(Strict):
+    """The form fields of an upload besides the file (form text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    format: ImportFormat | None = None
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+    dry_run: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """Return the timezone as a ZoneInfo."""
+        return zone(self.timezone)
+
+
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA zone NAME; an unknown name is a ValueError."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone name") from None
+
+
+Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
+
+
+class TogglIntegrationIn(Strict):
+    """Toggl Track credentials: the API token and, optionally, one workspace to sync."""
+
+    api_token: Secret
+    workspace_id: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _as_text(cls, value: int | None) -> str | None:
+        return None if value is None else str(value)
+
+
+class TempoIntegrationIn(Strict):
+    """Tempo credentials, the zone its start times are in, and an optional Jira to name issues."""
+
+    api_token: Secret
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
+    jira_site: (
+        Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+", max_length=255)] | None
+    ) = None
+    jira_email: EmailStr | None = None
+    jira_token: Secret | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _jira_together(self) -> TempoIntegrationIn:
+        if (self.jira_site is None) != (self.jira_token is None):
+            raise ValueError("jira_site and jira_token go together")
+        if self.jira_site:
+            self.jira_site = self.jira_site.rstrip("/")
+        return self
+
+
+IntegrationIn = TogglIntegrationIn | TempoIntegrationIn
+
+
+class SyncRequest(Strict):
+    """An optional range of days to (re)read; without it the sync continues from its cursor."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SyncRequest:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self
+
+
+def integration_json(integration: Integration) -> dict[str, Any]:
+    """Serialize an integration, never its tokens."""
+    body: dict[str, Any] = {"source": integration.source}
+    if integration.source == "toggl":
+        body["workspace_id"] = integration.workspace_id
+    else:
+        body.update(
+            timezone=integration.timezone,
+            jira_site=integration.jira_site,
+            jira_email=integration.jira_email,
+            has_jira_token=integration.jira_token_ciphertext is not None,
+        )
+    return {
+        **body,
+        "created_at": iso(integration.created_at),
+        "updated_at": iso(integration.updated_at),
+    }
+
+
+def sync_state_json(source: str, state: SyncState | None, configured: bool) -> dict[str, Any]:
+    """Serialize the sync status of one source (never run: nulls and zeros)."""
+
+    def when(value: datetime | None) -> str | None:
+        return None if value is None else iso(value)
+
+    counts = ("created", "updated", "unchanged", "deleted", "skipped")
+    return {
+        "source": source,
+        "configured": configured,
+        "running": state is not None and state.running_since is not None,
+        "last_started_at": when(state and state.last_started_at),
+        "last_finished_at": when(state and state.last_finished_at),
+        "last_status": state and state.last_status,
+        "last_error": state and state.last_error,
+        "cursor": state and state.cursor,
+        "counts": {name: getattr(state, name) if state else 0 for name in counts},
+    }
+
+
+class ImportUpload(ImportOptions):
+    """The multipart form of an upload: the export file and its options."""
+
+    file: bytes
+    # A form field is absent, never null: without it the header row decides.
+    format: ImportFormat = Field(default=None)
+
+
+class ImportOutcome(Answer):
+    """What an upload did (or, with dry_run, would do)."""
+
+    format: str
+    source: str
+    timezone: str
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    skipped_by_reason: dict[str, int]
+
+
+class IntegrationOut(Answer):
+    """A stored integration, without its tokens (Toggl and Tempo fill different fields)."""
+
+    source: str
+    workspace_id: str | None = None
+    timezone: str | None = None
+    jira_site: str | None = None
+    jira_email: str | None = None
+    has_jira_token: bool | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IntegrationList(Answer):
+    """The caller's integrations."""
+
+    items: list[IntegrationOut]
+
+
+class SyncCounts(Answer):
+    """What a sync run did to the stored entries."""
+
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    skipped: int
+
+
+class SyncOutcome(SyncCounts):
+    """A finished sync run and the cursor the next one continues from."""
+
+    source: str
+    status: str
+    cursor: str
+
+
+class SyncSourceStatus(Answer):
+    """The sync of one source: configured, running, and its last run."""
+
+    source: str
+    configured: bool
+    running: bool
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    cursor: str | None
+    counts: SyncCounts
+
+
+class SyncStatusList(Answer):
+    """The sync status of every source."""
+
+    items: list[SyncSourceStatus]

@@ -21,6 +21,7 @@ from urllib.parse import urlunsplit
 import peewee
 import psycopg2
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
@@ -37,6 +38,9 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@1
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 TEST_SECRET = "test-signing-secret-" + "0123456789abcdef" * 3
 PASSWORD = "correct horse battery"
+INTEGRATIONS_KEY = Fernet.generate_key().decode()
+# Source APIs default to a closed local port, so no test (fuzzers included) leaves 127.0.0.1.
+NOWHERE = "http://127.0.0.1:9"
 
 
 def with_database(url: str, name: str) -> str:
@@ -120,6 +124,9 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "JWT_SECRET": TEST_SECRET,
         "BCRYPT_ROUNDS": 4,
+        "INTEGRATIONS_KEY": INTEGRATIONS_KEY,
+        "TOGGL_API_URL": NOWHERE,
+        "TEMPO_API_URL": NOWHERE,
         "TESTING": True,
         # Tests sign in many times from one address; tests of the limits set their own.
         "RATE_LIMIT_PER_ADDRESS": "10000 per minute",

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import io
+import uuid
+from pathlib import Path
+
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck
 from schemathesis.checks import positive_data_acceptance
 
 from service import create_app
+from service.db import db
+from service.models import utcnow
 from service.openapi import IGNORED_METHODS
 from service.openapi import operation_of
 from service.security import is_protected
+from service.sync import claim
 from tests.conftest import settings
 from tests.test_health import closed_port
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def served_operations(app) -> set[tuple[str, str]]:
@@ -105,6 +114,15 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "PUT /api/entries/bulk": "a batch names each (source, external_id) once",
     "POST /auth/register": "a password fits bcrypt's 72 bytes of UTF-8; emails are deliverable",
     "POST /auth/login": "emails are deliverable addresses",
+    "POST /api/imports": "the file is a UTF-8 CSV export whose header names a known format",
+    "GET /api/integrations/toggl": "credentials are stored first",
+    "GET /api/integrations/tempo": "credentials are stored first",
+    "DELETE /api/integrations/toggl": "credentials are stored first",
+    "DELETE /api/integrations/tempo": "credentials are stored first",
+    "PUT /api/integrations/toggl": "a token is not blank",
+    "PUT /api/integrations/tempo": "a token is not blank, zones are IANA names, jira_* go together",
+    "POST /api/sync/toggl": "credentials are stored first, the source answers, from <= to",
+    "POST /api/sync/tempo": "credentials are stored first, the source answers, from <= to",
 }
 
 # Loaded once from an app's own /openapi.json; each test calls its own app (and database).
@@ -146,7 +164,15 @@ def documented_statuses(spec: dict) -> set[tuple[str, str, int]]:
 
 
 def test_every_documented_status_is_reachable(
-    make_app, database_url, client, user, auth_headers, make_entry, make_client, service_token
+    make_app,
+    database_url,
+    client,
+    user,
+    auth_headers,
+    make_entry,
+    make_client,
+    service_token,
+    httpserver_ipv4,
 ):
     spec = client.get("/openapi.json").json
     own = make_entry(source="toggl")["id"]
@@ -158,6 +184,12 @@ def test_every_documented_status_is_reachable(
     spent = client.post("/auth/login", json=account).json["refresh_token"]
     bad_json = {"data": "{", "content_type": "application/json"}
     stale = {"If-Match": '"0"'}
+    csv_file = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
+
+    def upload():
+        return {"file": (io.BytesIO(csv_file), "export.csv")}
+
+    backwards = {"from": "2024-03-10", "to": "2024-03-01"}
     table = [
         ("GET", "/api/entries", {}, 200),
         ("GET", "/api/entries", {"query_string": {"cursor": "not-ours"}}, 400),
@@ -204,6 +236,30 @@ def test_every_documented_status_is_reachable(
         ("POST", "/auth/logout", bad_json, 400),
         ("POST", "/auth/logout", {"json": {"refresh_token": "x"}}, 401),
         ("POST", "/auth/logout", {"json": {}}, 422),
+        ("POST", "/api/imports", {"data": upload}, 200),
+        ("POST", "/api/imports", {"data": {}}, 422),
+        ("PUT", "/api/integrations/toggl", {"json": {"api_token": "t"}}, 200),
+        ("PUT", "/api/integrations/toggl", bad_json, 400),
+        ("PUT", "/api/integrations/toggl", {"json": {}}, 422),
+        ("PUT", "/api/integrations/tempo", {"json": {"api_token": "t"}}, 200),
+        ("PUT", "/api/integrations/tempo", bad_json, 400),
+        ("PUT", "/api/integrations/tempo", {"json": {}}, 422),
+        ("GET", "/api/integrations", {}, 200),
+        *[
+            row
+            for source in ("toggl", "tempo")
+            for row in (
+                ("GET", f"/api/integrations/{source}", {}, 200),
+                ("POST", f"/api/sync/{source}", {"json": {}}, 502),
+                ("POST", f"/api/sync/{source}", bad_json, 400),
+                ("POST", f"/api/sync/{source}", {"json": backwards}, 422),
+                ("GET", "/api/sync/status", {}, 200),
+                ("DELETE", f"/api/integrations/{source}", {}, 204),
+                ("GET", f"/api/integrations/{source}", {}, 404),
+                ("DELETE", f"/api/integrations/{source}", {}, 404),
+                ("POST", f"/api/sync/{source}", {"json": {}}, 404),
+            )
+        ],
         *[("GET", path, {}, 200) for path in ("/livez", "/health", "/readyz", "/metrics")],
         ("GET", "/openapi.json", {}, 200),
         ("GET", "/.well-known/jwks.json", {}, 200),
@@ -244,14 +300,40 @@ def test_every_documented_status_is_reachable(
     seen |= {call(small, auth_headers, (m, p, big, 413)) for m, p in bodies}
     dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
     seen |= {call(dead, auth_headers, (m, p, {"id": own}, 503)) for m, p, *_ in table}
+    seen |= sync_statuses(make_app, database_url, user, auth_headers, httpserver_ipv4)
+    tiny = make_app(database_url, IMPORT_MAX_BYTES=10).test_client()
+    seen.add(call(tiny, auth_headers, ("POST", "/api/imports", {"data": upload}, 413)))
 
     assert documented_statuses(spec) <= {row for row in seen if row is not None}
 
 
+def sync_statuses(make_app, database_url, user, auth_headers, server) -> set:
+    """Reach each sync's 200 (against fake sources), 401, 403, and 409 (while a run holds it)."""
+    server.expect_request("/toggl/api/v9/me/time_entries").respond_with_json([])
+    server.expect_request("/tempo/4/worklogs").respond_with_json({"metadata": {}, "results": []})
+    urls = {"TOGGL_API_URL": server.url_for("/toggl"), "TEMPO_API_URL": server.url_for("/tempo")}
+    synced = make_app(database_url, **urls).test_client()
+    seen = set()
+    for source in ("toggl", "tempo"):
+        path = f"/api/sync/{source}"
+        synced.put(f"/api/integrations/{source}", json={"api_token": "t"}, headers=auth_headers)
+        seen.add(call(synced, auth_headers, ("POST", path, {"json": {}}, 200)))
+        seen.add(call(synced, {}, ("POST", path, {"json": {}}, 401)))
+        as_other = {"json": {}, "query_string": {"user_id": str(uuid.uuid4())}}
+        seen.add(call(synced, auth_headers, ("POST", path, as_other, 403)))
+        with db.connection_context():
+            claim(uuid.UUID(user["id"]), source, 3600, utcnow())
+        seen.add(call(synced, auth_headers, ("POST", path, {"json": {}}, 409)))
+    return seen
+
+
 def call(client, headers, row) -> tuple[str, str, int] | None:
-    """Send one row of the table; return (method, path, status) when the status is as hoped."""
+    """Send one row of the table; return (method, path, status) when the status is as hoped.
+
+    A callable `data` is called for each request (a file can be sent only once).
+    """
     method, template, kwargs, hoped = row
-    kwargs = dict(kwargs)
+    kwargs = {k: v() if callable(v) else v for k, v in kwargs.items()}
     path = template.replace("{entry_id}", kwargs.pop("id", ""))
     headers = {**headers, **kwargs.pop("headers", {})}
     response = client.open(path, method=method, headers=headers, **kwargs)

@@ -1,0 +1,65 @@
+"""File uploads (`/api/imports`): Toggl, Clockify, Harvest and plain CSV, JWT required."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import jsonify
+from flask import request
+
+from service import importers
+from service.db import use_database
+from service.errors import APIError
+from service.openapi import documented
+from service.schemas import ImportOptions
+from service.schemas import ImportOutcome
+from service.schemas import ImportUpload
+from service.security import IMPORTS_WRITE
+from service.security import current_user_id
+from service.security import require_auth
+
+# Room for the multipart envelope and the small form fields around the file.
+MULTIPART_SLACK = 64 * 1024
+
+bp = Blueprint("imports", __name__, url_prefix="/api/imports")
+require_auth(bp, write=IMPORTS_WRITE)
+use_database(bp)
+
+
+@bp.before_request
+def _allow_large_files() -> None:
+    request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + MULTIPART_SLACK
+
+
+def _uploaded_bytes() -> bytes:
+    upload = request.files.get("file")
+    if upload is None:
+        raise APIError(
+            422,
+            "The request is invalid.",
+            errors=[{"field": "file", "message": "a multipart file field is required"}],
+        )
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise APIError(413, f"The file is larger than {limit} bytes.")
+    return data
+
+
+@bp.post("")
+@documented(
+    {200: ImportOutcome}, body=ImportUpload, body_media="multipart/form-data", errors=(422,)
+)
+def create_import():
+    """Import an export file into the caller's entries: all rows or none, never twice."""
+    options = ImportOptions.model_validate(request.form.to_dict())
+    data = _uploaded_bytes()
+    outcome = importers.import_file(
+        current_user_id(),
+        data,
+        format_name=options.format,
+        zone=options.zone(),
+        max_rows=current_app.config["IMPORT_MAX_ROWS"],
+        dry_run=options.dry_run,
+    )
+    return jsonify(outcome)

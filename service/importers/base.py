@@ -1,0 +1,247 @@
+"""What every CSV importer shares: decoding, header mapping, durations, times and keys."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections import Counter
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateutil_parser
+
+from service.errors import APIError
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_SECONDS = 24 * 3600
+DELIMITERS = ",;\t"
+CLOCK = re.compile(r"(\d+):([0-5]\d)(?::([0-5]\d))?")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[.,]\d+")
+UNIT = re.compile(r"^(?P<amount>.*?)\s*(?P<unit>min|h)?$")
+
+
+class RowInvalid(ValueError):
+    """One field of a row cannot be read; COLUMN names it as the file's header does."""
+
+    def __init__(self, column: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.column = column
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A bad row: where it starts in the file, which column, and why."""
+
+    line: int
+    column: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the error in the problem+json `errors` shape, plus the line."""
+        return {"line": self.line, "field": self.column, "message": self.reason}
+
+
+@dataclass(frozen=True)
+class Span:
+    """What a format read from one row, before the shared rules apply."""
+
+    start: datetime
+    seconds: float | None
+    project: str | None = None
+    description: str | None = None
+    identity: str = ""
+    external_id: str | None = None
+    duration_column: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class ImportResult:
+    """The entries (plain dicts for service.entries) and the bad and skipped rows of a file."""
+
+    format: str
+    source: str
+    rows: int = 0
+    entries: list[dict[str, object]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class Fields:
+    """One CSV record, read by normalised header name; misses say which column."""
+
+    def __init__(self, header: dict[str, int], names: list[str], values: list[str]) -> None:
+        self._header = header
+        self._names = names
+        self._values = values
+
+    def get(self, *keys: str) -> str:
+        """Return the stripped value of the first present column of KEYS, or ''."""
+        for key in keys:
+            index = self._header.get(key)
+            if index is not None:
+                return self._values[index].strip()
+        return ""
+
+    def column(self, *keys: str) -> str:
+        """Return the file's own name for the first present column of KEYS."""
+        for key in keys:
+            if key in self._header:
+                return self._names[self._header[key]]
+        return keys[0]
+
+    def require(self, *keys: str) -> str:
+        """Return the value of the first present column of KEYS; empty is an error."""
+        value = self.get(*keys)
+        if not value:
+            raise RowInvalid(self.column(*keys), "is required")
+        return value
+
+
+RowParser = Callable[[Fields, ZoneInfo], Span | None]
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """A format: its name, the source its entries keep, the header it is known by."""
+
+    name: str
+    source: str
+    required: frozenset[str]
+    parse_row: RowParser
+
+
+def normalise_header(name: str) -> str:
+    """Lower-case and trim a header cell so variants of one export compare equal."""
+    return " ".join(name.replace("\ufeff", "").strip().lower().split())
+
+
+def decode(data: bytes) -> str:
+    """Return DATA as text: UTF-8 with or without a BOM; binary, other encodings, empty: 422."""
+    if b"\x00" in data:
+        raise APIError(422, "The file is binary, not a CSV text file.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise APIError(
+            422, f"The file is not UTF-8 text (byte {exc.start} cannot be decoded)."
+        ) from None
+    if not text.strip():
+        raise APIError(422, "The file is empty.")
+    return text
+
+
+def records(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Split TEXT into its header and (first line, values) records, quoting understood."""
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(DELIMITERS, key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise APIError(422, f"The header row cannot be read: {exc}.") from None
+
+    def rest() -> Iterator[tuple[int, list[str]]]:
+        while True:
+            line = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise APIError(422, f"Line {line} cannot be read as CSV: {exc}.") from None
+            if values and any(value.strip() for value in values):
+                yield line, values
+
+    return header, rest()
+
+
+def parse_hours(text: str, column: str) -> float:
+    """Read a duration as seconds: `H:MM:SS`, `H:MM`, `MM:SS min`, `1.5`, `1,5`, `90 min`."""
+    match = UNIT.match(text.strip().lower())
+    amount, unit = match["amount"], match["unit"]
+    clock = CLOCK.fullmatch(amount)
+    if clock:
+        first, second, third = (int(part) if part else None for part in clock.groups())
+        if third is not None:
+            return first * 3600 + second * 60 + third
+        return first * 60 + second if unit == "min" else first * 3600 + second * 60
+    if NUMBER.fullmatch(amount):
+        value = float(amount.replace(",", "."))
+        return value * 60 if unit == "min" else value * 3600
+    raise RowInvalid(column, f"{text!r} is not a duration (H:MM:SS, H:MM, MM:SS min or hours)")
+
+
+def parse_moment(text: str, zone: ZoneInfo, column: str) -> datetime:
+    """Read a date and time; without an offset it is local time in ZONE. Return it in UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = dateutil_parser.parse(text, dayfirst=False)
+        except (ValueError, OverflowError):
+            raise RowInvalid(column, f"{text!r} is not a date and time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    moment = moment.astimezone(UTC)
+    if not EARLIEST <= moment < LATEST:
+        raise RowInvalid(column, f"{text!r} is outside 1970-2100")
+    return moment
+
+
+def elapsed(start: datetime, end: datetime) -> float:
+    """Return the seconds from START to END; an END earlier in the day crossed midnight."""
+    seconds = (end - start).total_seconds()
+    if -MAX_SECONDS < seconds < 0:
+        seconds += MAX_SECONDS
+    return seconds
+
+
+def entry_key(source: str, span: Span, seconds: int) -> str:
+    """Derive the stable external_id of a row that carries none, from its normalised content."""
+    parts = (
+        source,
+        span.start.isoformat(),
+        str(seconds),
+        span.description or "",
+        span.project or "",
+        span.identity,
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def timed_span(fields: Fields, zone: ZoneInfo, duration_keys: tuple[str, ...]) -> Span:
+    """Read start date/time and the duration (or, without one, the end) of a row.
+
+    Project, description and identity come from the usual columns (`project`,
+    `description`, `email` or `user`), which Toggl and Clockify share.
+    """
+    content = {
+        "project": fields.get("project"),
+        "description": fields.get("description"),
+        "identity": fields.get("email", "user"),
+    }
+    start_date = fields.require("start date")
+    start = parse_moment(
+        f"{start_date} {fields.require('start time')}", zone, fields.column("start date")
+    )
+    duration_column = fields.column(*duration_keys)
+    duration = fields.get(*duration_keys)
+    if duration:
+        seconds = parse_hours(duration, duration_column)
+        return Span(start, seconds, duration_column=duration_column, **content)
+    end_time = fields.get("end time")
+    if not end_time:
+        return Span(start, None, **content)
+    end_date = fields.get("end date") or start_date
+    end = parse_moment(f"{end_date} {end_time}", zone, fields.column("end time"))
+    return Span(start, elapsed(start, end), duration_column=duration_column, **content)

@@ -1,0 +1,137 @@
+"""Run a user's sync from a source: one at a time, all or nothing, its outcome recorded."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from service import entries
+from service import integrations
+from service import metrics
+from service.db import db
+from service.errors import APIError
+from service.integrations import Vault
+from service.models import Integration
+from service.models import SyncState
+from service.models import utcnow
+from service.sync import tempo
+from service.sync import toggl
+from service.sync.http import SourceError
+from service.sync.pull import Credentials
+from service.sync.pull import Pulled
+from service.sync.pull import Run
+from service.sync.pull import SyncSettings
+
+log = logging.getLogger(__name__)
+
+PULLERS = {"toggl": toggl.pull, "tempo": tempo.pull}
+SOURCES = integrations.SOURCES
+LABELS = {"toggl": "Toggl", "tempo": "Tempo"}
+
+
+def credentials(integration: Integration, keys: Vault) -> Credentials:
+    """Decrypt an integration's tokens for one run."""
+    jira = integration.jira_token_ciphertext
+    return Credentials(
+        token=keys.decrypt(integration.token_ciphertext),
+        workspace_id=integration.workspace_id,
+        timezone=integration.timezone,
+        jira_site=integration.jira_site,
+        jira_email=integration.jira_email,
+        jira_token=keys.decrypt(jira) if jira else None,
+    )
+
+
+def claim(user_id: uuid.UUID, source: str, stale_after: int, now: datetime) -> bool:
+    """Mark the user's SOURCE sync as running, unless a fresh run holds it; tell who won.
+
+    One conditional UPDATE decides, so it holds across processes and replicas on
+    PostgreSQL and SQLite alike; a run that died is taken over after STALE_AFTER seconds.
+    """
+    SyncState.insert(user=user_id, source=source).on_conflict_ignore().execute()
+    stale = now - timedelta(seconds=stale_after)
+    won = (
+        SyncState.update(running_since=now, last_started_at=now)
+        .where(
+            (SyncState.user == user_id)
+            & (SyncState.source == source)
+            & (SyncState.running_since.is_null() | (SyncState.running_since < stale))
+        )
+        .execute()
+    )
+    return won == 1
+
+
+def finish(user_id: uuid.UUID, source: str, **outcome: Any) -> None:
+    """Release the run and record its outcome."""
+    SyncState.update(running_since=None, last_finished_at=utcnow(), **outcome).where(
+        (SyncState.user == user_id) & (SyncState.source == source)
+    ).execute()
+
+
+def write(user_id: uuid.UUID, source: str, pulled: Pulled) -> dict[str, int]:
+    """Apply a complete pull in one transaction: upserts, deletions, reconciliation."""
+    with db.atomic():
+        counts = entries.upsert_rows(user_id, list(pulled.rows.values())).as_dict()
+        gone = set(pulled.deleted)
+        if pulled.reconcile:
+            start, end, seen = pulled.reconcile
+            gone.update(set(entries.external_ids_between(user_id, source, start, end)) - seen)
+        deleted = entries.delete_by_keys(user_id, source, sorted(gone))
+    return {**counts, "deleted": deleted, "skipped": len(pulled.skipped)}
+
+
+def run_sync(
+    user_id: uuid.UUID,
+    source: str,
+    settings: SyncSettings,
+    keys: Vault,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[str, Any]:
+    """Pull the user's entries from SOURCE and store them; 409 when a run is under way."""
+    label = LABELS[source]
+    integration = Integration.get_or_none(
+        (Integration.user == user_id) & (Integration.source == source)
+    )
+    if integration is None:
+        raise APIError(404, f"No {label} integration is stored; PUT /api/integrations/{source}.")
+    creds = credentials(integration, keys)
+    now = utcnow()
+    if not claim(user_id, source, settings.stale_after, now):
+        metrics.record_sync(source, "busy")
+        raise APIError(409, f"A {label} sync of this user is already running.")
+    try:
+        cursor = SyncState.get((SyncState.user == user_id) & (SyncState.source == source)).cursor
+        pulled = PULLERS[source](creds, settings, Run(cursor, start, end, now))
+        counts = write(user_id, source, pulled)
+    except SourceError as exc:
+        finish(user_id, source, last_status="failed", last_error=str(exc))
+        metrics.record_sync(source, "failed")
+        raise APIError(502, f"The {label} sync failed and changed nothing: {exc}") from None
+    except Exception:
+        finish(user_id, source, last_status="failed", last_error="internal error")
+        metrics.record_sync(source, "failed")
+        raise
+    finish(user_id, source, last_status="ok", last_error=None, cursor=pulled.cursor, **counts)
+    metrics.record_sync(source, "succeeded")
+    return {"source": source, "status": "ok", "cursor": pulled.cursor, **counts}
+
+
+def status(user_id: uuid.UUID) -> list[tuple[str, SyncState | None, bool]]:
+    """Return (source, state or None, configured?) for every source."""
+    states = {s.source: s for s in SyncState.select().where(SyncState.user == user_id)}
+    configured = {
+        i.source for i in Integration.select(Integration.source).where(Integration.user == user_id)
+    }
+    return [(source, states.get(source), source in configured) for source in SOURCES]
+
+
+def users_with(source: str) -> list[uuid.UUID]:
+    """Return the users who stored credentials for SOURCE."""
+    query = Integration.select(Integration.user).where(Integration.source == source)
+    return [row.user_id for row in query.order_by(Integration.created_at)]

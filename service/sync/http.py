@@ -1,0 +1,82 @@
+"""GET JSON from a source API: timeouts, bounded 429 retries honouring Retry-After."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+DEFAULT_RETRY_AFTER = 1.0
+
+
+class SourceError(Exception):
+    """The source failed the run; the message is safe to show the user (no secrets)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class QuotaSpent(SourceError):
+    """The source's request quota is spent (Toggl's 402): stop, do not retry."""
+
+
+def retry_after(response: requests.Response) -> float:
+    """Return the seconds a 429 asks us to wait (delta or HTTP date), 1 s when unsaid."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+@dataclass
+class Fetcher:
+    """One run's HTTP session to a source, with its auth, timeout and retry policy."""
+
+    name: str
+    session: requests.Session
+    timeout: float
+    max_retries: int
+    max_wait: float
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any:
+        """GET URL and return its JSON; every failure is a SourceError naming the source."""
+        response = self._get(url, params)
+        if response.status_code == 402:
+            raise QuotaSpent(f"{self.name} answered 402: the API quota is spent; try later.", 402)
+        if not response.ok:
+            raise SourceError(f"{self.name} answered {response.status_code}.", response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(f"{self.name} answered with a body that is not JSON.") from None
+
+    def _get(self, url: str, params: dict[str, Any] | None) -> requests.Response:
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise SourceError(
+                    f"{self.name} could not be read ({exc.__class__.__name__})."
+                ) from None
+            if response.status_code != 429 or attempt == self.max_retries:
+                break
+            self.sleep(min(retry_after(response), self.max_wait))
+        if response.status_code == 429:
+            raise SourceError(
+                f"{self.name} kept answering 429 (rate limited) after {self.max_retries} retries.",
+                429,
+            )
+        return response

@@ -1,0 +1,216 @@
+"""Uploads through POST /api/imports: every format, twice, atomically, within limits."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TOGGL = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
+HEADER = "Start date,Start time,Duration,Project,Description\n"
+
+
+@pytest.fixture
+def upload(client, auth_headers):
+    """Post a file (bytes or text) with optional form fields; return the response."""
+
+    def post(data: bytes | str, headers=None, **fields):
+        raw = data.encode() if isinstance(data, str) else data
+        form = {"file": (io.BytesIO(raw), "export.csv"), **fields}
+        return client.post(
+            "/api/imports",
+            data=form,
+            headers=headers or auth_headers,
+            content_type="multipart/form-data",
+        )
+
+    return post
+
+
+@pytest.fixture
+def totals(client, auth_headers):
+    """Sum the caller's hours per (project, UTC day), from the entries API."""
+
+    def compute() -> dict[tuple[str, str], float]:
+        response = client.get("/api/entries?limit=500", headers=auth_headers)
+        assert response.status_code == 200
+        sums: dict[tuple[str, str], float] = defaultdict(float)
+        for item in response.json["items"]:
+            sums[(item["project"], item["date"][:10])] += item["duration"]
+        return {key: round(value, 4) for key, value in sums.items()}
+
+    return compute
+
+
+def test_a_toggl_export_imported_twice_creates_its_entries_once(upload, totals):
+    first = upload(TOGGL, timezone="Europe/Berlin")
+    second = upload(TOGGL, timezone="Europe/Berlin")
+
+    assert first.status_code == 200
+    assert first.json == {
+        "format": "toggl_csv",
+        "source": "toggl",
+        "timezone": "Europe/Berlin",
+        "dry_run": False,
+        "rows": 3,
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 1,
+        "skipped_by_reason": {"zero_duration": 1},
+    }
+    assert (second.json["created"], second.json["unchanged"]) == (0, 2)
+    assert totals() == {
+        ("Project for Big Company", "2024-03-04"): 1.0003,
+        ("Project Name", "2024-08-21"): 0.3069,
+    }
+
+
+@pytest.mark.parametrize(
+    ("sample", "source"),
+    [
+        ("toggl_time_entries_export_variant.reconstructed.csv", "toggl"),
+        ("clockify_detailed_report.reconstructed.csv", "clockify"),
+        ("clockify_detailed_report_variant.reconstructed.csv", "clockify"),
+        ("harvest_time_entries_export.reconstructed.csv", "harvest"),
+        ("generic_time_entries_upload.reconstructed.csv", "csv"),
+    ],
+)
+def test_each_format_keeps_its_source(upload, client, auth_headers, sample, source):
+    response = upload((FIXTURES / sample).read_bytes())
+
+    assert response.status_code == 200
+    assert response.json["created"] == 1
+    listed = client.get("/api/entries", headers=auth_headers).json["items"]
+    assert [item["source"] for item in listed] == [source]
+
+
+def test_an_overlapping_later_export_adds_only_the_new_rows(upload, totals):
+    monday = "2024-03-04,09:00:00,2:00:00,Apollo,plan\n"
+    tuesday = "2024-03-05,09:00:00,1:30:00,Apollo,build\n"
+    upload(HEADER + monday)
+
+    response = upload(HEADER + monday + tuesday)
+
+    assert (response.json["created"], response.json["unchanged"]) == (1, 1)
+    assert totals() == {("Apollo", "2024-03-04"): 2.0, ("Apollo", "2024-03-05"): 1.5}
+
+
+def test_a_plain_csv_row_with_an_id_is_updated_in_place(upload, client, auth_headers):
+    upload("external_id,start,duration,project\nA-1,2024-03-04T09:00:00Z,1,Apollo\n")
+
+    response = upload("external_id,start,duration,project\nA-1,2024-03-04T09:00:00Z,2,Apollo\n")
+
+    assert (response.json["created"], response.json["updated"]) == (0, 1)
+    listed = client.get("/api/entries", headers=auth_headers).json["items"]
+    assert [(item["external_id"], item["duration"]) for item in listed] == [("A-1", 2.0)]
+
+
+def test_one_broken_row_writes_nothing_and_lists_every_bad_row(upload, client, auth_headers):
+    data = (
+        HEADER
+        + "2024-03-04,09:00:00,1:00:00,Apollo,fine\n"
+        + "2024-03-04,09:00:00,later,Apollo,broken\n"
+        + "yesterday,09:00:00,1:00:00,Apollo,broken\n"
+    )
+
+    response = upload(data)
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.json["errors"] == [
+        {"line": 3, "field": "Duration", "message": response.json["errors"][0]["message"]},
+        {"line": 4, "field": "Start date", "message": response.json["errors"][1]["message"]},
+    ]
+    assert "later" in response.json["errors"][0]["message"]
+    assert client.get("/api/entries", headers=auth_headers).json["items"] == []
+
+
+def test_a_dry_run_answers_the_counts_and_writes_nothing(upload, client, auth_headers):
+    response = upload(TOGGL, dry_run="true")
+
+    assert response.status_code == 200
+    assert (response.json["dry_run"], response.json["created"]) == (True, 2)
+    assert client.get("/api/entries", headers=auth_headers).json["items"] == []
+
+
+def test_the_default_zone_is_utc_and_is_named(upload):
+    response = upload(HEADER + "2024-03-04,09:00:00,1:00:00,Apollo,x\n")
+
+    assert response.json["timezone"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"format": "excel"}, "format"),
+        ({"dry_run": "perhaps"}, "dry_run"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_form_fields_are_422(upload, fields, field):
+    response = upload(TOGGL, **fields)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json["errors"]] == [field]
+
+
+def test_a_request_without_a_file_is_422(client, auth_headers):
+    response = client.post("/api/imports", data={"format": "toggl_csv"}, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.json["errors"] == [
+        {"field": "file", "message": "a multipart file field is required"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b"", "The file is empty."),
+        (b"\x00\x01\x02binary", "The file is binary, not a CSV text file."),
+        (b"Start date,Start time,Duration\n2024-03-04,\xff,1\n", "not UTF-8"),
+    ],
+)
+def test_unreadable_files_are_422(upload, data, detail):
+    response = upload(data)
+
+    assert response.status_code == 422
+    assert detail in response.json["detail"]
+
+
+@pytest.fixture
+def upload_with(make_app, database_url):
+    """Upload TOGGL as a new user of an app built with the given settings."""
+
+    def post(**overrides):
+        client = make_app(database_url, **overrides).test_client()
+        account = {"email": "limits@example.com", "password": "correct horse"}
+        assert client.post("/auth/register", json=account).status_code == 201
+        token = client.post("/auth/login", json=account).json["access_token"]
+        return client.post(
+            "/api/imports",
+            data={"file": (io.BytesIO(TOGGL), "export.csv")},
+            headers={"Authorization": f"Bearer {token}"},
+            content_type="multipart/form-data",
+        )
+
+    return post
+
+
+def test_a_file_over_the_size_limit_is_413(upload_with):
+    response = upload_with(IMPORT_MAX_BYTES=100)
+
+    assert response.status_code == 413
+    assert response.json["detail"] == "The file is larger than 100 bytes."
+
+
+def test_a_file_over_the_row_limit_is_422(upload_with):
+    response = upload_with(IMPORT_MAX_ROWS=2)
+
+    assert response.status_code == 422
+    assert response.json["detail"] == "The file has more than 2 rows; split it."

@@ -1,0 +1,129 @@
+"""Source credentials through /api/integrations: stored encrypted, never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.db import db
+from service.models import Integration
+
+TOGGL = {"api_token": "toggl-secret-token", "workspace_id": 1234567}
+TEMPO = {
+    "api_token": "tempo-secret-token",
+    "timezone": "Europe/Berlin",
+    "jira_site": "https://example.atlassian.net/",
+    "jira_email": "me@example.com",
+    "jira_token": "jira-secret-token",
+}
+
+
+def stored_ciphertexts() -> list[str]:
+    with db.connection_context():
+        query = Integration.select(
+            Integration.token_ciphertext, Integration.jira_token_ciphertext
+        ).tuples()
+        return [value for row in query for value in row if value]
+
+
+def test_a_toggl_token_is_stored_encrypted_and_never_answered(client, auth_headers):
+    response = client.put("/api/integrations/toggl", json=TOGGL, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json["source"] == "toggl"
+    assert response.json["workspace_id"] == "1234567"
+    assert "secret" not in response.get_data(as_text=True)
+    ciphertexts = stored_ciphertexts()
+    assert len(ciphertexts) == 1
+    assert "toggl-secret-token" not in ciphertexts[0]
+
+
+def test_listing_shows_each_source_without_tokens(client, auth_headers):
+    client.put("/api/integrations/toggl", json=TOGGL, headers=auth_headers)
+    client.put("/api/integrations/tempo", json=TEMPO, headers=auth_headers)
+
+    response = client.get("/api/integrations", headers=auth_headers)
+
+    assert response.status_code == 200
+    assert [item["source"] for item in response.json["items"]] == ["tempo", "toggl"]
+    assert response.json["items"][0]["jira_site"] == "https://example.atlassian.net"
+    assert response.json["items"][0]["has_jira_token"] is True
+    assert "secret" not in response.get_data(as_text=True)
+
+
+def test_putting_again_replaces_the_credentials(client, auth_headers):
+    client.put("/api/integrations/toggl", json=TOGGL, headers=auth_headers)
+
+    client.put("/api/integrations/toggl", json={"api_token": "new"}, headers=auth_headers)
+
+    response = client.get("/api/integrations/toggl", headers=auth_headers)
+    assert response.json["workspace_id"] is None
+    assert len(stored_ciphertexts()) == 1
+
+
+def test_deleting_forgets_the_credentials(client, auth_headers):
+    client.put("/api/integrations/toggl", json=TOGGL, headers=auth_headers)
+
+    response = client.delete("/api/integrations/toggl", headers=auth_headers)
+
+    assert response.status_code == 204
+    assert client.get("/api/integrations/toggl", headers=auth_headers).status_code == 404
+    assert client.delete("/api/integrations/toggl", headers=auth_headers).status_code == 404
+
+
+def test_another_users_integration_is_invisible(client, auth_headers, make_user, headers_for):
+    client.put("/api/integrations/toggl", json=TOGGL, headers=auth_headers)
+
+    response = client.get("/api/integrations", headers=headers_for(make_user()))
+
+    assert response.json["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("source", "body", "field"),
+    [
+        ("toggl", {}, "api_token"),
+        ("toggl", {"api_token": "  "}, "api_token"),
+        ("toggl", {"api_token": "t", "workspace_id": "abc"}, "workspace_id"),
+        ("toggl", {"api_token": "t", "colour": "red"}, "colour"),
+        ("tempo", {"api_token": "t", "timezone": "Mars/Olympus"}, "timezone"),
+        ("tempo", {"api_token": "t", "jira_site": "https://x.example"}, None),
+        ("tempo", {"api_token": "t", "jira_site": "ftp://x", "jira_token": "j"}, "jira_site"),
+    ],
+)
+def test_bad_credentials_are_422(client, auth_headers, source, body, field):
+    response = client.put(f"/api/integrations/{source}", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.json["errors"][0]["field"] == field
+
+
+def test_an_unknown_source_is_404(client, auth_headers):
+    response = client.put("/api/integrations/jira", json=TOGGL, headers=auth_headers)
+
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/integrations"),
+        ("put", "/api/integrations/toggl"),
+        ("post", "/api/sync/toggl"),
+    ],
+)
+def test_without_an_integrations_key_integrations_are_disabled(
+    make_app, database_url, method, path
+):
+    client = make_app(database_url, INTEGRATIONS_KEY="").test_client()
+    account = {"email": "nokey@example.com", "password": "correct horse"}
+    client.post("/auth/register", json=account)
+    token = client.post("/auth/login", json=account).json["access_token"]
+
+    response = getattr(client, method)(
+        path, json=TOGGL, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 503
+    assert "INTEGRATIONS_KEY" in response.json["detail"]
+    assert stored_ciphertexts() == []

@@ -1,0 +1,372 @@
+"""Sync from Toggl and Tempo: real fake servers on 127.0.0.1, pages shaped like the samples."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug import Response
+
+from service.db import db
+from service.models import utcnow
+from service.sync import claim
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TOGGL_PAGE = json.loads((FIXTURES / "toggl_v9_me_time_entries.reconstructed.json").read_text())
+TEMPO_FIRST = json.loads((FIXTURES / "tempo_v4_worklogs_page1.reconstructed.json").read_text())
+TEMPO_LAST = json.loads((FIXTURES / "tempo_v4_worklogs_lastpage.reconstructed.json").read_text())
+ENTRIES = "/toggl/api/v9/me/time_entries"
+PROJECTS = "/toggl/api/v9/workspaces/1234567/projects"
+WORKLOGS = "/tempo/4/worklogs"
+MARCH = {"from": "2024-03-01", "to": "2024-03-10"}
+
+
+@pytest.fixture
+def server(httpserver_ipv4):
+    """The fake Toggl (under /toggl) and Tempo (under /tempo), on 127.0.0.1."""
+    return httpserver_ipv4
+
+
+@pytest.fixture
+def app(make_app, database_url, server):
+    """The app, pointed at the fake servers, with tiny retry waits."""
+    return make_app(
+        database_url,
+        TOGGL_API_URL=server.url_for("/toggl"),
+        TEMPO_API_URL=server.url_for("/tempo"),
+        SYNC_TIMEOUT=3,
+        SYNC_MAX_RETRIES=2,
+        SYNC_MAX_WAIT=0.01,
+        SYNC_WINDOW_DAYS=7,
+    )
+
+
+@pytest.fixture
+def toggl(client, auth_headers, server):
+    """Store Toggl credentials and serve the workspace's projects."""
+    body = {"api_token": "toggl-secret"}
+    assert client.put("/api/integrations/toggl", json=body, headers=auth_headers).status_code == 200
+    server.expect_request(PROJECTS).respond_with_json([{"id": 201234567, "name": "Apollo"}])
+    return server
+
+
+@pytest.fixture
+def tempo(client, auth_headers, server):
+    """Store Tempo credentials (Berlin time) and serve two pages of worklogs."""
+    body = {"api_token": "tempo-secret", "timezone": "Europe/Berlin"}
+    assert client.put("/api/integrations/tempo", json=body, headers=auth_headers).status_code == 200
+    first = copy.deepcopy(TEMPO_FIRST)
+    first["metadata"]["next"] = server.url_for(WORKLOGS) + "?offset=2&limit=2"
+    server.expect_request(WORKLOGS, query_string={"offset": "2", "limit": "2"}).respond_with_json(
+        TEMPO_LAST
+    )
+    server.expect_request(WORKLOGS).respond_with_json(first)
+    return server
+
+
+@pytest.fixture
+def entries(client, auth_headers):
+    """Return the caller's entries as (external_id, date, hours, project), oldest first."""
+
+    def listed(source: str):
+        response = client.get(f"/api/entries?source={source}", headers=auth_headers)
+        items = response.json["items"]
+        return sorted((i["external_id"], i["date"], i["duration"], i["project"]) for i in items)
+
+    return listed
+
+
+def requests_to(server, path):
+    return [request for request, _ in server.log if request.path == path]
+
+
+def finished(entry: dict) -> dict:
+    return {**entry, "server_deleted_at": None}
+
+
+def pages(first_window: list, since: list | None = None):
+    """Answer Toggl's entries: FIRST_WINDOW for March 1st's window, SINCE for `since`."""
+
+    def answer(request):
+        if "since" in request.args:
+            body = since
+        else:
+            body = first_window if request.args["start_date"] == "2024-03-01" else []
+        return Response(json.dumps(body), content_type="application/json")
+
+    return answer
+
+
+def test_a_first_toggl_sync_walks_windows_and_resolves_project_names(
+    client, auth_headers, toggl, entries
+):
+    toggl.expect_request(ENTRIES).respond_with_handler(pages(TOGGL_PAGE))
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json["created"] == 1
+    assert (response.json["skipped"], response.json["deleted"]) == (1, 0)
+    assert entries("toggl") == [("3412345678", "2024-03-04T09:23:00Z", 3601 / 3600, "Apollo")]
+    windows = [(r.args["start_date"], r.args["end_date"]) for r in requests_to(toggl, ENTRIES)]
+    assert windows == [("2024-03-01", "2024-03-08"), ("2024-03-08", "2024-03-11")]
+    auth = requests_to(toggl, ENTRIES)[0].headers["Authorization"]
+    assert auth == "Basic " + base64.b64encode(b"toggl-secret:api_token").decode()
+    assert len(requests_to(toggl, PROJECTS)) == 1
+
+
+def test_a_later_toggl_sync_asks_since_the_cursor_and_applies_deletions(
+    client, auth_headers, toggl, entries
+):
+    kept, _running, deleted = TOGGL_PAGE
+    toggl.expect_request(ENTRIES).respond_with_handler(
+        pages([kept, finished(deleted)], since=TOGGL_PAGE)
+    )
+    first = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    response = client.post("/api/sync/toggl", headers=auth_headers)
+
+    assert first.json["created"] == 2
+    assert requests_to(toggl, ENTRIES)[-1].args["since"] == first.json["cursor"]
+    assert response.status_code == 200
+    assert (response.json["unchanged"], response.json["deleted"]) == (1, 1)
+    assert [row[0] for row in entries("toggl")] == ["3412345678"]
+
+
+def test_a_toggl_workspace_id_keeps_only_that_workspaces_entries(
+    client, auth_headers, toggl, entries
+):
+    body = {"api_token": "toggl-secret", "workspace_id": 999}
+    client.put("/api/integrations/toggl", json=body, headers=auth_headers)
+    other = {
+        **TOGGL_PAGE[0],
+        "id": 1,
+        "workspace_id": 999,
+        "wid": 999,
+        "project_id": None,
+        "pid": None,
+    }
+    toggl.expect_request(ENTRIES).respond_with_handler(pages([TOGGL_PAGE[0], other]))
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.json["created"] == 1
+    assert entries("toggl") == [("1", "2024-03-04T09:23:00Z", 3601 / 3600, None)]
+
+
+def test_a_toggl_429_is_retried_after_the_wait_it_asks_for(client, auth_headers, toggl):
+    toggl.expect_oneshot_request(ENTRIES).respond_with_json(
+        {}, status=429, headers={"Retry-After": "1"}
+    )
+    toggl.expect_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json["created"] == 1
+    assert len(requests_to(toggl, ENTRIES)) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "detail", "calls"),
+    [
+        (429, {"Retry-After": "1"}, "kept answering 429", 3),
+        (402, {}, "quota is spent", 1),
+        (500, {}, "answered 500", 1),
+    ],
+)
+def test_a_failing_toggl_run_writes_nothing_and_is_reported(
+    client, auth_headers, toggl, entries, status, headers, detail, calls
+):
+    toggl.expect_oneshot_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
+    toggl.expect_request(ENTRIES).respond_with_json({}, status=status, headers=headers)
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 502
+    assert detail in response.json["detail"]
+    assert len(requests_to(toggl, ENTRIES)) == 1 + calls
+    assert entries("toggl") == []
+    state = client.get("/api/sync/status", headers=auth_headers).json["items"][0]
+    assert (state["last_status"], state["running"]) == ("failed", False)
+    assert detail in state["last_error"]
+
+
+def test_a_connection_cut_mid_page_fails_the_run_and_writes_nothing(
+    client, auth_headers, toggl, entries
+):
+    def cut_short():
+        yield b'[{"id": 1, "start": "2024-03-04T09:00:00+00:00", '
+        raise ConnectionResetError("cut")
+
+    toggl.expect_oneshot_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
+    toggl.expect_request(ENTRIES).respond_with_response(
+        Response(cut_short(), content_type="application/json", headers={"Content-Length": "900"})
+    )
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 502
+    assert "could not be read" in response.json["detail"]
+    assert entries("toggl") == []
+
+
+def test_a_second_sync_of_the_same_user_and_source_gets_409(client, auth_headers, toggl):
+    answers = []
+
+    def meanwhile(request):
+        answers.append(client.post("/api/sync/toggl", json=MARCH, headers=auth_headers))
+        return Response("[]", content_type="application/json")
+
+    toggl.expect_request(ENTRIES).respond_with_handler(meanwhile)
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert {answer.status_code for answer in answers} == {409}
+    assert "already running" in answers[0].json["detail"]
+
+
+def test_sync_status_shows_each_sources_last_run(client, auth_headers, toggl):
+    toggl.expect_request(ENTRIES).respond_with_json(TOGGL_PAGE)
+    client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    response = client.get("/api/sync/status", headers=auth_headers)
+
+    toggl_state, tempo_state = response.json["items"]
+    assert toggl_state["configured"] is True
+    assert toggl_state["last_status"] == "ok"
+    assert toggl_state["cursor"].isdigit()
+    assert toggl_state["counts"] == {
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "skipped": 1,
+    }
+    assert (tempo_state["configured"], tempo_state["last_status"]) == (False, None)
+
+
+def test_syncing_without_credentials_is_404(client, auth_headers):
+    response = client.post("/api/sync/toggl", headers=auth_headers)
+
+    assert response.status_code == 404
+    assert "PUT /api/integrations/toggl" in response.json["detail"]
+
+
+def test_a_tempo_sync_follows_pages_and_keeps_local_start_times(
+    client, auth_headers, tempo, entries
+):
+    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert response.json["created"] == 2
+    assert entries("tempo") == [
+        ("3920", "2024-03-04T08:00:00Z", 1.0, "issue-10991"),
+        ("3921", "2024-03-03T23:00:00Z", 0.5, "issue-10992"),
+    ]
+    calls = requests_to(tempo, WORKLOGS)
+    assert len(calls) == 2
+    assert calls[0].headers["Authorization"] == "Bearer tempo-secret"
+    assert (calls[0].args["from"], calls[0].args["to"]) == ("2024-03-01", "2024-03-10")
+
+
+def test_tempo_issue_keys_come_from_jira_when_configured(client, auth_headers, tempo, entries):
+    body = {
+        "api_token": "tempo-secret",
+        "jira_site": tempo.url_for("/jira"),
+        "jira_email": "me@example.com",
+        "jira_token": "jira-secret",
+    }
+    client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+    for issue_id, key in ((10991, "APP-1"), (10992, "APP-2")):
+        tempo.expect_request(f"/jira/rest/api/3/issue/{issue_id}").respond_with_json({"key": key})
+
+    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 200
+    assert [row[3] for row in entries("tempo")] == ["APP-1", "APP-2"]
+
+
+def test_a_later_tempo_sync_reads_updates_and_deletes_what_disappeared(
+    client, auth_headers, tempo, entries
+):
+    client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+    tempo.clear()
+    only_first = {**TEMPO_LAST, "results": TEMPO_FIRST["results"][:1]}
+    tempo.expect_request(WORKLOGS).respond_with_json(only_first)
+
+    response = client.post(
+        "/api/sync/tempo", headers=auth_headers, json={"from": "2024-03-01", "to": "2024-03-10"}
+    )
+
+    assert response.status_code == 200
+    assert (response.json["unchanged"], response.json["deleted"]) == (1, 1)
+    assert [row[0] for row in entries("tempo")] == ["3920"]
+
+
+def test_the_cli_syncs_every_user_with_credentials(app, toggl, entries):
+    toggl.expect_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
+
+    result = app.test_cli_runner().invoke(args=["sync", "toggl", "--all-users"])
+
+    assert result.exit_code == 0, result.output
+    assert "ok (created 1" in result.output
+    assert len(entries("toggl")) == 1
+
+
+def test_the_cli_without_an_integrations_key_says_so(make_app, database_url):
+    app = make_app(database_url, INTEGRATIONS_KEY="")
+
+    result = app.test_cli_runner().invoke(args=["sync", "tempo", "--all-users"])
+
+    assert result.exit_code == 1
+    assert "INTEGRATIONS_KEY" in result.output
+
+
+def test_a_run_that_died_is_taken_over_after_the_stale_timeout(app, user):
+    user_id = uuid.UUID(user["id"])
+    began = utcnow()
+
+    with db.connection_context():
+        first = claim(user_id, "toggl", 60, began)
+        while_fresh = claim(user_id, "toggl", 60, began + timedelta(seconds=30))
+        once_stale = claim(user_id, "toggl", 60, began + timedelta(seconds=61))
+
+    assert (first, while_fresh, once_stale) == (True, False, True)
+
+
+def test_a_tempo_next_page_on_another_host_is_not_followed(client, auth_headers, server, entries):
+    body = {"api_token": "tempo-secret"}
+    client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+    elsewhere = copy.deepcopy(TEMPO_FIRST)
+    server.expect_request(WORKLOGS).respond_with_json(elsewhere)
+
+    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 502
+    assert "another host" in response.json["detail"]
+    assert entries("tempo") == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/imports"),
+        ("get", "/api/integrations"),
+        ("get", "/api/integrations/toggl"),
+        ("put", "/api/integrations/toggl"),
+        ("delete", "/api/integrations/toggl"),
+        ("post", "/api/sync/toggl"),
+        ("get", "/api/sync/status"),
+    ],
+)
+def test_imports_integrations_and_sync_need_a_token(client, method, path):
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 401
