@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import hypothesis
+import pytest
 import schemathesis
 from hypothesis import HealthCheck
 from schemathesis.checks import positive_data_acceptance
@@ -147,6 +148,37 @@ def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
     authorized = "Authorization" in (case.headers or {})
     if authorized:
         case.headers["Authorization"] = auth_headers["Authorization"]
+
+    response = case.call_and_validate(app=app, excluded_checks=excluded)
+
+    assert not (authorized and response.status_code == 401), "a valid token was refused"
+
+
+@pytest.fixture
+def robot_headers(make_client, service_token) -> dict[str, str]:
+    """Headers of a service client holding every scope, entries:any-user included."""
+    robot = make_client(
+        "entries:read", "entries:write", "imports:write", "reports:read", "entries:any-user"
+    )
+    return {"Authorization": f"Bearer {service_token(robot)}"}
+
+
+@contract.parametrize()
+@hypothesis.settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_honours_its_contract_for_a_service_acting_for_a_user(
+    case, app, user, robot_headers
+):
+    unstated = case.operation.label in RULES_THE_SCHEMA_CANNOT_STATE
+    excluded = [positive_data_acceptance] if unstated else []
+    authorized = "Authorization" in (case.headers or {})
+    if authorized:
+        case.headers["Authorization"] = robot_headers["Authorization"]
+        case.query = {**(case.query or {}), "user_id": user["id"]}
 
     response = case.call_and_validate(app=app, excluded_checks=excluded)
 
