@@ -7,6 +7,11 @@ log() {
     printf 'entrypoint: %s\n' "$*"
 }
 
+# Every Python process of the service writes its metrics there, so it must exist first.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
 if [ "$#" -gt 0 ] && [ "$1" != "serve" ]; then
     log "running $*"
     exec "$@"
@@ -24,6 +29,12 @@ case "${MIGRATE_ON_START:-true}" in
         python -m service.migrate
         ;;
 esac
+
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    # Only the workers' metrics count: not the files of the steps above or of a past run.
+    log "emptying the metrics directory $PROMETHEUS_MULTIPROC_DIR"
+    find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -delete
+fi
 
 log "starting gunicorn"
 exec gunicorn -c gunicorn.conf.py wsgi:app

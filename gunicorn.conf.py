@@ -31,6 +31,10 @@ preload_app = False
 SHARED_MEMORY = "/dev/shm"  # noqa: S108 - a tmpfs the kernel provides, not a temp file
 worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
 control_socket_disable = True
+# Refuse oversized request lines and headers before the application sees them.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
 
 errorlog = "-"
 # --- Observability (issue 5) ---------------------------------------------------------
@@ -88,9 +92,3 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, drain_then_stop)
     signal.siginterrupt(signal.SIGTERM, False)
-
-
-# Refuse oversized request lines and headers before the application sees them.
-limit_request_line = 4094
-limit_request_fields = 50
-limit_request_field_size = 8190

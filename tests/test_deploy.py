@@ -93,6 +93,7 @@ def test_runtime_environment_and_port():
 
     assert "PYTHONDONTWRITEBYTECODE=1" in env
     assert "PYTHONUNBUFFERED=1" in env
+    assert "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus" in env  # under the pod's /tmp emptyDir
     assert runtime_arguments("EXPOSE") == ["8000"]
 
 
@@ -374,3 +375,12 @@ def test_compose_passes_secrets_as_files_and_waits_for_a_healthy_database():
     assert set(web["secrets"]) == {"database_url", "jwt_secret"}
     assert not {"DATABASE_URL", "JWT_SECRET"} & web["environment"].keys()
     assert all(s["file"].startswith("./secrets/") for s in compose["secrets"].values())
+
+
+def test_the_migration_job_goes_through_the_images_entrypoint():
+    job = load_yaml(KUBERNETES / "migration-job.yaml")["spec"]["template"]["spec"]
+    (container,) = job["containers"]
+
+    assert "command" not in container
+    assert container["args"][-1].endswith("exec python -m service.migrate")
+    assert job["securityContext"]["runAsUser"] == UID

@@ -82,6 +82,29 @@ def test_migrate_on_start_false_serves_without_migrating(launch, empty_sqlite_ur
     assert "applied migrations" not in server.output()
 
 
+def test_serving_empties_the_metrics_directory_first(launch, empty_sqlite_url, tmp_path):
+    metrics = tmp_path / "prometheus"
+    metrics.mkdir()
+    (metrics / "counter_1234.db").write_text("from the last run")
+    env = server_env(empty_sqlite_url, free_port(), PROMETHEUS_MULTIPROC_DIR=metrics)
+    server = launch(ENTRYPOINT, env)
+
+    wait_for(lambda: answers(server, "/readyz"), 30, "the server to be ready")
+
+    assert not (metrics / "counter_1234.db").exists()
+    assert f"entrypoint: emptying the metrics directory {metrics}" in server.output()
+
+
+def test_arguments_get_the_metrics_directory_too(empty_sqlite_url, tmp_path):
+    metrics = tmp_path / "absent" / "prometheus"
+    env = server_env(empty_sqlite_url, free_port(), PROMETHEUS_MULTIPROC_DIR=metrics)
+
+    result = run_entrypoint("python", "-m", "service.migrate", "--check", env=env)
+
+    assert (result.returncode, result.stderr) == (1, "")
+    assert metrics.is_dir()
+
+
 def applied_names(url: str) -> list[str]:
     """Return the migration history of URL's database."""
     conn = psycopg2.connect(url, connect_timeout=3)
@@ -108,5 +131,5 @@ def test_four_entrypoints_on_one_empty_postgres_database_all_come_up(
 
     assert [server.process.wait(timeout=20) for server in servers] == [0, 0, 0, 0]
     assert applied_names(url) == MIGRATIONS
-    migrated = [f"applied migrations: {MIGRATIONS[0]}" in server.output() for server in servers]
+    migrated = [f"applied migrations: {', '.join(MIGRATIONS)}" in s.output() for s in servers]
     assert sorted(migrated) == [False, False, False, True]
