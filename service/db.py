@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import select
 import time
 import weakref
+from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import peewee
+import psycopg2
+import psycopg2.extensions
 from flask import Blueprint
 from flask import Flask
 from playhouse import db_url
@@ -21,13 +27,70 @@ db = peewee.DatabaseProxy()
 _database_blueprints: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
 
-class RecentlyUsedPool(PooledPostgresqlDatabase):
-    """A PostgreSQL pool that probes a connection on check-out only once it sat idle.
+POSTGRES_SCHEMES = {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}
+SQLITE_SCHEMES = {"sqlite"}
+# Deadlock and serialization failures: PostgreSQL rolled the transaction back, so it can rerun.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+TRANSACTION_ATTEMPTS = 3
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+# How long past its statement timeout a query may go unanswered before the client gives up:
+# statement_timeout is enforced by the server, so a hung server or network needs our own.
+ANSWER_GRACE_SECONDS = 1.0
 
-    peewee's pool runs `SELECT 1` on every check-out, so that a server restart does not hand
-    out dead connections. That doubles the round trips of a one-query request. A connection
-    returned less than PROBE_AFTER seconds ago was just working; it is handed out with a
-    local status check only (the same bypass window connection pools such as HikariCP use).
+
+WAIT_EVENTS = {
+    psycopg2.extensions.POLL_READ: select.POLLIN,
+    psycopg2.extensions.POLL_WRITE: select.POLLOUT,
+}
+
+
+class DatabaseTimeout(psycopg2.OperationalError):
+    """PostgreSQL did not answer in time; psycopg2 closes the connection, peewee says 503."""
+
+
+def bounded_wait(conn: psycopg2.extensions.connection) -> None:
+    """Wait for psycopg2 like psycopg2.extras.wait_select does, up to the connection's limit.
+
+    The limit comes from the connection's class (see _connection_class): connect_limit
+    while connecting, query_limit afterwards; a plain psycopg2 connection waits forever.
+    """
+    connecting = conn.status == psycopg2.extensions.STATUS_SETUP
+    limit = getattr(conn, "connect_limit" if connecting else "query_limit", None)
+    deadline = None if limit is None else time.monotonic() + limit
+    while (state := conn.poll()) != psycopg2.extensions.POLL_OK:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise DatabaseTimeout(f"PostgreSQL did not answer within {limit:g} s")
+        if state not in WAIT_EVENTS:
+            raise psycopg2.OperationalError(f"unexpected psycopg2 poll state {state}")
+        # poll(), not select(): select() cannot watch descriptors numbered 1024 or more.
+        poller = select.poll()
+        poller.register(conn.fileno(), WAIT_EVENTS[state])
+        poller.poll(None if remaining is None else remaining * 1000)
+
+
+def _connection_class(connect_timeout: int, statement_timeout_ms: int) -> type:
+    query_limit = (
+        statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS if statement_timeout_ms else None
+    )
+    return type(
+        "BoundedConnection",
+        (psycopg2.extensions.connection,),
+        {"connect_limit": float(connect_timeout), "query_limit": query_limit},
+    )
+
+
+class BoundedPool(PooledPostgresqlDatabase):
+    """A PostgreSQL pool that probes only idle connections, within the connect timeout.
+
+    peewee's pool runs `SELECT 1` on every check-out so that a server restart does not hand
+    out dead connections; that doubles the round trips of a one-query request. A connection
+    returned less than PROBE_AFTER seconds ago was just working, so it gets a local status
+    check only (the bypass window pools such as HikariCP use). An idle one is probed, with
+    the probe bounded by the connect timeout; a failed probe means the server restarted or
+    hangs, and every idle connection shares that fate: they are all dropped, so a check-out
+    pays for one probe, not one per connection.
     """
 
     probe_after = 1.0
@@ -36,20 +99,29 @@ class RecentlyUsedPool(PooledPostgresqlDatabase):
         super().__init__(*args, **kwargs)
         self._returned_at: dict[int, float] = {}
 
-    def _is_closed(self, conn: Any) -> bool:
+    @property
+    def probe_limit(self) -> float:
+        return float(self.connect_params["connect_timeout"])
+
+    def _is_closed(self, conn: psycopg2.extensions.connection) -> bool:
         returned_at = self._returned_at.pop(self.conn_key(conn), None)
         if returned_at is not None and time.monotonic() - returned_at < self.probe_after:
             return bool(conn.closed) or self._adapter.txn_status(conn) != self._adapter.txn_idle
-        return super()._is_closed(conn)
+        conn.query_limit = self.probe_limit
+        try:
+            closed = super()._is_closed(conn)
+        finally:
+            del conn.query_limit
+        if closed:
+            for _timestamp, _counter, idle in self._connections:
+                self._close_raw(idle)
+            self._connections.clear()
+        return closed
 
-    def _close(self, conn: Any, close_conn: bool = False) -> None:
+    def _close(self, conn: psycopg2.extensions.connection, close_conn: bool = False) -> None:
         super()._close(conn, close_conn)
         if not conn.closed:
             self._returned_at[self.conn_key(conn)] = time.monotonic()
-
-
-POSTGRES_SCHEMES = {"postgres", "postgresql", "postgres+pool", "postgresql+pool"}
-SQLITE_SCHEMES = {"sqlite"}
 
 
 def make_database(
@@ -74,34 +146,37 @@ def make_database(
 def _postgres(
     url: str, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pooled: bool
 ) -> peewee.Database:
-    base = url.split("://", 1)[1]
     options: dict[str, Any] = {
+        **db_url.parse(url, unquote_password=True),
         "connect_timeout": connect_timeout,
-        "options": f"-c statement_timeout={statement_timeout_ms}",
+        # JIT compiling costs ~40 ms per query here and pays off only on long analytics.
+        "options": f"-c statement_timeout={statement_timeout_ms} -c jit=off",
         "application_name": "time-tracker",
+        "connection_factory": _connection_class(connect_timeout, statement_timeout_ms),
     }
     if not pooled:
-        return db_url.connect(f"postgresql://{base}", unquote_password=True, **options)
-    params = db_url.parse(f"postgresql://{base}", unquote_password=True)
-    if not params.get("database"):
+        return peewee.PostgresqlDatabase(**options)
+    # Process-wide, and it puts psycopg2 in its "green" mode (no COPY): only the serving
+    # pool installs it; the migration runner and scripts keep libpq's blocking calls.
+    psycopg2.extensions.set_wait_callback(bounded_wait)
+    if not options.get("database"):
         raise ValueError("DATABASE_URL names no database (postgresql://user@host:port/NAME)")
-    return RecentlyUsedPool(
-        params.pop("database"),
-        max_connections=pool_size,
-        stale_timeout=300,
-        timeout=connect_timeout,
-        **params,
-        **options,
+    return BoundedPool(
+        max_connections=pool_size, stale_timeout=300, timeout=connect_timeout, **options
     )
 
 
 def _sqlite(url: str) -> peewee.Database:
     if url.rstrip("/") in {"sqlite:", "sqlite:/", "sqlite://"} or ":memory:" in url:
         raise ValueError("DATABASE_URL must name a SQLite file: an in-memory database is wiped")
+    # BEGIN IMMEDIATE takes the write lock when a transaction starts, waiting up to the busy
+    # timeout for it. A deferred BEGIN would read first and then fail at once, "database is
+    # locked", when another process wrote in between: SQLite cannot wait in that case.
     database = db_url.connect(
         url,
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000},
         timeout=5,
+        lock_type="IMMEDIATE",
     )
     Path(database.database).parent.mkdir(parents=True, exist_ok=True)
     database.register_function(local_bucket, "local_bucket", 3, deterministic=True)
@@ -149,6 +224,21 @@ def init_db(app: Flask) -> None:
             statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT"],
         )
     )
+
+
+def rerun_on_deadlock(work: Callable[[], T], attempts: int = TRANSACTION_ATTEMPTS) -> T:
+    """Call WORK (which opens its own transaction) again when PostgreSQL aborted it for a
+    deadlock or serialization failure; inside an outer transaction, call it once."""
+    attempts = 1 if db.in_transaction() else attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except peewee.OperationalError as exc:
+            code = getattr(getattr(exc, "orig", None), "pgcode", None)
+            if code not in RETRYABLE_SQLSTATES or attempt == attempts:
+                raise
+            log.info("transaction aborted (%s), attempt %d of %d", code, attempt, attempts)
+    raise AssertionError("unreachable")
 
 
 def _connect() -> None:

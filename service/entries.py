@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import asdict
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import peewee
@@ -15,6 +18,8 @@ import psycopg2.extras
 
 from service.db import db
 from service.db import is_postgres
+from service.db import rerun_on_deadlock
+from service.errors import APIError
 from service.models import TimeEntry
 from service.models import utcnow
 from service.schemas import BulkEntry
@@ -39,6 +44,7 @@ UPSERT_CHUNK = 500
 # A whole bulk request per statement; big imports take several, each well inside the
 # statement timeout.
 POSTGRES_UPSERT_CHUNK = 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BIG_BATCH = 5000
 EXPORT_CHUNK = 1000
 # One statement per batch, its rows passed as one array per column (cheap to send and to
@@ -205,25 +211,63 @@ def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
     return TimeEntry.create(id=entry_id, user=user_id, created_at=now, updated_at=now, **fields)
 
 
-def update_entry(user_id: uuid.UUID, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:
-    """Apply CHANGES to the user's entry and return it."""
+def entry_version(entry: TimeEntry) -> str:
+    """Return the entry's version (its ETag): updated_at in microseconds since 1970."""
+    return str((entry.updated_at - EPOCH) // timedelta(microseconds=1))
+
+
+def _check_version(entry: TimeEntry, if_match: Collection[str] | None) -> None:
+    if if_match is None or "*" in if_match or entry_version(entry) in if_match:
+        return
+    raise _stale()
+
+
+def _stale() -> APIError:
+    return APIError(412, "The entry has changed since that version; fetch it and try again.")
+
+
+def update_entry(
+    user_id: uuid.UUID,
+    entry_id: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: Collection[str] | None = None,
+) -> TimeEntry:
+    """Apply CHANGES to the user's entry and return it; IF_MATCH, if given, lists the
+    versions it may still have ("*": any), else 412 and nothing changes."""
     with db.atomic():
         entry = get_entry(user_id, entry_id)
-        if changes:
-            for name, value in changes.items():
-                setattr(entry, name, value)
-            entry.updated_at = utcnow()
-            entry.save()
+        _check_version(entry, if_match)
+        if not changes:
+            return entry
+        seen = entry.updated_at
+        # Versions only move forward, even if this replica's clock is behind the last writer's.
+        entry.updated_at = max(utcnow(), seen + timedelta(microseconds=1))
+        for name, value in changes.items():
+            setattr(entry, name, value)
+        query = TimeEntry.update(
+            {TimeEntry._meta.fields[name]: getattr(entry, name) for name in changes}
+            | {TimeEntry.updated_at: entry.updated_at}
+        ).where(TimeEntry.id == entry.id)
+        if if_match is not None:
+            # Compare and set: another writer may have committed since our read.
+            query = query.where(TimeEntry.updated_at == seen)
+        if not query.execute():
+            raise _stale() if if_match is not None else TimeEntry.DoesNotExist
     return entry
 
 
-def delete_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> None:
-    """Delete the user's entry (404 when it is not theirs)."""
-    deleted = (
-        TimeEntry.delete().where((TimeEntry.user == user_id) & (TimeEntry.id == entry_id)).execute()
-    )
-    if not deleted:
-        raise TimeEntry.DoesNotExist
+def delete_entry(
+    user_id: uuid.UUID, entry_id: uuid.UUID, if_match: Collection[str] | None = None
+) -> None:
+    """Delete the user's entry (404 when it is not theirs, 412 when IF_MATCH is stale)."""
+    with db.atomic():
+        entry = get_entry(user_id, entry_id)
+        _check_version(entry, if_match)
+        query = TimeEntry.delete().where(TimeEntry.id == entry.id)
+        if if_match is not None:
+            query = query.where(TimeEntry.updated_at == entry.updated_at)
+        if not query.execute():
+            raise _stale() if if_match is not None else TimeEntry.DoesNotExist
 
 
 def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
@@ -272,10 +316,17 @@ def upsert_rows(
     """Upsert already-valid entry dicts by (source, external_id) in one transaction.
 
     Each row has source, external_id and the CONTENT_FIELDS; keys must not repeat.
-    With DRY_RUN the counts are computed and nothing is written.
+    With DRY_RUN the counts are computed and nothing is written. Rows are written in key
+    order, so racing batches lock rows in the same order; a deadlock PostgreSQL still
+    reports reruns the whole batch (once only inside an outer transaction).
     """
+    ordered = sorted(rows, key=lambda row: (row["source"], row["external_id"]))
     if is_postgres(db) and not dry_run:
-        return _upsert_postgres(user_id, rows)
+        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, ordered))
+    return rerun_on_deadlock(lambda: _upsert_rows(user_id, ordered, dry_run))
+
+
+def _upsert_rows(user_id: uuid.UUID, rows: list[dict[str, Any]], dry_run: bool) -> UpsertCounts:
     created = updated = unchanged = 0
     now = utcnow()
     with db.atomic():

@@ -251,6 +251,44 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         server.process.wait(timeout=10)
 
 
+@pytest.fixture
+def serve(launch) -> Callable[..., Any]:
+    """Start the app under a real gunicorn (the repo's gunicorn.conf.py), wait until it answers."""
+    from tests.faults import GUNICORN
+    from tests.servers import answers
+    from tests.servers import free_port
+    from tests.servers import server_env
+    from tests.servers import wait_for
+
+    def start(database_url: str, *, workers: int = 2, threads: int = 4, **extra: Any) -> Any:
+        env = server_env(
+            database_url, free_port(), WEB_CONCURRENCY=workers, THREADS=threads, **extra
+        )
+        server = launch(GUNICORN, env)
+        wait_for(lambda: answers(server, "/livez"), 25, "gunicorn to answer")
+        return server
+
+    return start
+
+
+@pytest.fixture
+def fault_proxy(postgres_server: str) -> Iterator[Any]:
+    """A fault-injection proxy in front of the test PostgreSQL server."""
+    from tests.faults import FaultProxy
+
+    parts = urlsplit(postgres_server)
+    proxy = FaultProxy((parts.hostname or "127.0.0.1", parts.port or 5432)).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> str:
+    """The session's migrated PostgreSQL database, emptied (for tests that need PostgreSQL)."""
+    empty_tables(postgres_url)
+    return postgres_url
+
+
 def write_ed25519_key(path) -> tuple[str, Ed25519PrivateKey]:
     """Write a new Ed25519 private key as PEM to PATH; return the path and the key."""
     key = Ed25519PrivateKey.generate()

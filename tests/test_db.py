@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections import Counter
+
 import peewee
 import psycopg2
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
+from service.db import db
 from service.db import make_database
+from service.db import rerun_on_deadlock
+from service.models import User
 
 
 @pytest.mark.parametrize(
@@ -33,11 +41,18 @@ def test_postgresql_passwords_are_percent_decoded():
     assert database.connect_params["host"] == "db.internal"
 
 
-def test_postgresql_connections_have_bounded_timeouts():
-    database = make_database("postgresql://u@h/app", connect_timeout=2, statement_timeout_ms=1500)
+def test_postgresql_sessions_have_a_statement_timeout_and_no_jit(postgres_url):
+    database = make_database(postgres_url, connect_timeout=2, statement_timeout_ms=1500)
+
+    with database.connection_context():
+        settings = [
+            database.execute_sql(f"SHOW {name}").fetchone()[0]
+            for name in ("statement_timeout", "jit")
+        ]
+    database.close_all()
 
     assert database.connect_params["connect_timeout"] == 2
-    assert database.connect_params["options"] == "-c statement_timeout=1500"
+    assert settings == ["1500ms", "off"]
 
 
 def test_sqlite_file_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path):
@@ -122,3 +137,53 @@ def test_an_idle_connection_the_server_dropped_is_replaced(pool, postgres_url):
 
     with pool.connection_context():
         assert backend(pool) != pid
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"postgresql://u@127.0.0.1:{silent.getsockname()[1]}/app"
+        database = make_database(url, connect_timeout=1)
+        started = time.monotonic()
+
+        with pytest.raises(peewee.OperationalError, match="did not answer within 1 s"):
+            database.connect()
+
+    assert time.monotonic() - started < 5
+
+
+def test_a_transaction_aborted_by_a_deadlock_is_rerun(make_app, pg_url):
+    make_app(pg_url)
+    first, second = (User.create(email=f"{n}@example.com", password_hash="x").id for n in "ab")
+    both_locked = threading.Barrier(2, timeout=10)
+    attempts: Counter = Counter()
+    failures: list[BaseException] = []
+
+    def lock_in_order(one, other) -> None:
+        def work() -> None:
+            attempts[one] += 1
+            with db.atomic():
+                User.update(is_active=False).where(User.id == one).execute()
+                if attempts[one] == 1:
+                    both_locked.wait()
+                User.update(is_active=False).where(User.id == other).execute()
+
+        try:
+            rerun_on_deadlock(work)
+        except BaseException as exc:  # handed to the test thread below
+            failures.append(exc)
+        finally:
+            db.close()
+
+    threads = [
+        threading.Thread(target=lock_in_order, args=pair)
+        for pair in ((first, second), (second, first))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    assert failures == []
+    assert sorted(attempts.values()) == [1, 2]

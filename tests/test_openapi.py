@@ -208,6 +208,7 @@ def test_every_documented_status_is_reachable(
     refresh = client.post("/auth/login", json=account).json["refresh_token"]
     spent = client.post("/auth/login", json=account).json["refresh_token"]
     bad_json = {"data": "{", "content_type": "application/json"}
+    stale = {"If-Match": '"0"'}
     csv_file = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
 
     def upload():
@@ -233,6 +234,8 @@ def test_every_documented_status_is_reachable(
         ("PATCH", "/api/entries/{entry_id}", {"id": own, **bad_json}, 400),
         ("PATCH", "/api/entries/{entry_id}", {"id": missing, "json": {}}, 404),
         ("PATCH", "/api/entries/{entry_id}", {"id": own, "json": {"duration": -1}}, 422),
+        ("PATCH", "/api/entries/{entry_id}", {"id": own, "json": {}, "headers": stale}, 412),
+        ("DELETE", "/api/entries/{entry_id}", {"id": own, "headers": stale}, 412),
         ("DELETE", "/api/entries/{entry_id}", {"id": doomed}, 204),
         ("DELETE", "/api/entries/{entry_id}", {"id": missing}, 404),
         ("PUT", "/api/entries/bulk", {"json": {"entries": [{**entry, "external_id": "1"}]}}, 200),
@@ -357,5 +360,6 @@ def call(client, headers, row) -> tuple[str, str, int] | None:
     method, template, kwargs, hoped = row
     kwargs = {k: v() if callable(v) else v for k, v in kwargs.items()}
     path = template.replace("{entry_id}", kwargs.pop("id", ""))
+    headers = {**headers, **kwargs.pop("headers", {})}
     response = client.open(path, method=method, headers=headers, **kwargs)
     return (method, template, hoped) if response.status_code == hoped else None

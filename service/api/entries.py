@@ -15,6 +15,7 @@ from service import entries
 from service import export
 from service.db import use_database
 from service.errors import APIError
+from service.models import TimeEntry
 from service.openapi import documented
 from service.schemas import BulkRequest
 from service.schemas import BulkResult
@@ -46,14 +47,31 @@ def list_entries():
     return jsonify(items=[entry_json(e) for e in page.items], next_cursor=page.next_cursor)
 
 
+def versioned(entry: TimeEntry, status: int = 200) -> Response:
+    """Answer with the entry and its version as a strong ETag."""
+    response = jsonify(entry_json(entry))
+    response.status_code = status
+    response.set_etag(entries.entry_version(entry))
+    return response
+
+
+def if_match() -> list[str] | None:
+    """Return the versions If-Match accepts (None without the header); weak tags never match."""
+    if "If-Match" not in request.headers:
+        return None
+    tags = request.if_match
+    return ["*"] if tags.star_tag else sorted(tags.as_set())
+
+
 @bp.post("")
 @documented({201: Entry}, body=EntryIn, errors=(409,))
 def create_entry():
     """Store a new entry."""
     body = parse_json_body(EntryIn)
     entry = entries.create_entry(current_user_id(), body)
-    location = url_for(".get_entry", entry_id=entry.id)
-    return jsonify(entry_json(entry)), 201, {"Location": location}
+    response = versioned(entry, 201)
+    response.headers["Location"] = url_for(".get_entry", entry_id=entry.id)
+    return response
 
 
 @bp.get("/export")
@@ -78,22 +96,22 @@ def export_entries():
 @documented({200: Entry})
 def get_entry(entry_id: uuid.UUID):
     """Return one of the caller's entries."""
-    return jsonify(entry_json(entries.get_entry(current_user_id(), entry_id)))
+    return versioned(entries.get_entry(current_user_id(), entry_id))
 
 
 @bp.patch("/<uuid:entry_id>")
-@documented({200: Entry}, body=EntryPatch)
+@documented({200: Entry}, body=EntryPatch, errors=(412,))
 def update_entry(entry_id: uuid.UUID):
-    """Change some fields of one of the caller's entries."""
+    """Change some fields of one of the caller's entries (If-Match: only from that version)."""
     changes = parse_json_body(EntryPatch).model_dump(exclude_unset=True)
-    return jsonify(entry_json(entries.update_entry(current_user_id(), entry_id, changes)))
+    return versioned(entries.update_entry(current_user_id(), entry_id, changes, if_match()))
 
 
 @bp.delete("/<uuid:entry_id>")
-@documented({204: None})
+@documented({204: None}, errors=(412,))
 def delete_entry(entry_id: uuid.UUID):
-    """Delete one of the caller's entries."""
-    entries.delete_entry(current_user_id(), entry_id)
+    """Delete one of the caller's entries (If-Match: only that version)."""
+    entries.delete_entry(current_user_id(), entry_id, if_match())
     return "", 204
 
 
