@@ -82,31 +82,18 @@ def _connection_class(connect_timeout: int, statement_timeout_ms: int) -> type:
 
 
 class BoundedPool(PooledPostgresqlDatabase):
-    """A PostgreSQL pool that probes only idle connections, within the connect timeout.
+    """A pool whose liveness probe is bounded by the connect timeout.
 
-    peewee's pool runs `SELECT 1` on every check-out so that a server restart does not hand
-    out dead connections; that doubles the round trips of a one-query request. A connection
-    returned less than PROBE_AFTER seconds ago was just working, so it gets a local status
-    check only (the bypass window pools such as HikariCP use). An idle one is probed, with
-    the probe bounded by the connect timeout; a failed probe means the server restarted or
-    hangs, and every idle connection shares that fate: they are all dropped, so a check-out
-    pays for one probe, not one per connection.
+    A failed probe means the server restarted or hangs, and every idle connection shares
+    that fate: they are all dropped, so one checkout pays for one probe, not one per
+    connection.
     """
-
-    probe_after = 1.0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._returned_at: dict[int, float] = {}
 
     @property
     def probe_limit(self) -> float:
         return float(self.connect_params["connect_timeout"])
 
     def _is_closed(self, conn: psycopg2.extensions.connection) -> bool:
-        returned_at = self._returned_at.pop(self.conn_key(conn), None)
-        if returned_at is not None and time.monotonic() - returned_at < self.probe_after:
-            return bool(conn.closed) or self._adapter.txn_status(conn) != self._adapter.txn_idle
         conn.query_limit = self.probe_limit
         try:
             closed = super()._is_closed(conn)
@@ -117,11 +104,6 @@ class BoundedPool(PooledPostgresqlDatabase):
                 self._close_raw(idle)
             self._connections.clear()
         return closed
-
-    def _close(self, conn: psycopg2.extensions.connection, close_conn: bool = False) -> None:
-        super()._close(conn, close_conn)
-        if not conn.closed:
-            self._returned_at[self.conn_key(conn)] = time.monotonic()
 
 
 def make_database(

@@ -105,19 +105,7 @@ def pool(postgres_url):
     database.close_all()
 
 
-def test_a_just_returned_connection_is_handed_out_without_a_probe(pool, postgres_url):
-    with pool.connection_context():
-        pid = backend(pool)
-
-    with pool.connection_context():
-        statement = last_statement(postgres_url, pid)
-        assert backend(pool) == pid
-
-    assert statement == "SELECT pg_backend_pid()"
-
-
-def test_an_idle_connection_is_probed_before_it_is_handed_out(pool, postgres_url):
-    pool.probe_after = 0
+def test_a_pooled_connection_is_probed_before_it_is_handed_out(pool, postgres_url):
     with pool.connection_context():
         pid = backend(pool)
 
@@ -127,8 +115,7 @@ def test_an_idle_connection_is_probed_before_it_is_handed_out(pool, postgres_url
     assert statement == "SELECT 1"
 
 
-def test_an_idle_connection_the_server_dropped_is_replaced(pool, postgres_url):
-    pool.probe_after = 0
+def test_a_pooled_connection_the_server_dropped_is_replaced(pool, postgres_url):
     with pool.connection_context():
         pid = backend(pool)
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:
