@@ -25,7 +25,7 @@ from service.security import Tokens
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; OVERRIDES win over the environment (tests use them)."""
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, static_folder=None)
     configure(app, overrides)
     configure_logging(app)
     init_db(app)
