@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from pathlib import Path
 
@@ -149,7 +150,10 @@ def check_case(case, app, headers: dict[str, str], query: dict[str, str] | None 
 
 
 fuzzing = hypothesis.settings(
-    max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "20")),
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
 )
 
 
