@@ -565,7 +565,8 @@ class TempoIntegrationIn(Strict):
     api_token: Secret
     timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "UTC"
     jira_site: (
-        Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+", max_length=255)] | None
+        Annotated[str, StringConstraints(pattern=r"^https?://[^/\s\x00]+[^\x00]*$", max_length=255)]
+        | None
     ) = None
     jira_email: EmailStr | None = None
     jira_token: Secret | None = None

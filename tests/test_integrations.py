@@ -88,6 +88,12 @@ def test_another_users_integration_is_invisible(client, auth_headers, make_user,
         ("tempo", {"api_token": "t", "timezone": "Mars/Olympus"}, "timezone"),
         ("tempo", {"api_token": "t", "jira_site": "https://x.example"}, None),
         ("tempo", {"api_token": "t", "jira_site": "ftp://x", "jira_token": "j"}, "jira_site"),
+        (
+            "tempo",
+            {"api_token": "t", "jira_site": "http://x\u0000", "jira_token": "j"},
+            "jira_site",
+        ),
+        ("tempo", {"api_token": "t", "timezone": "UTC\u0000"}, "timezone"),
     ],
 )
 def test_bad_credentials_are_422(client, auth_headers, source, body, field):
