@@ -93,6 +93,15 @@ def test_probes_and_the_api_are_not_limited(limited_client):
     assert statuses == {200}
 
 
+def test_only_sign_in_answers_carry_the_limit_headers(limited_client):
+    signed_in = limited_client.post("/auth/login", json=credentials("ann"))
+    probed = limited_client.get("/livez")
+
+    assert signed_in.headers["X-RateLimit-Limit"] in {"2", "3"}
+    assert int(signed_in.headers["X-RateLimit-Remaining"]) < 3
+    assert "X-RateLimit-Limit" not in probed.headers
+
+
 @pytest.fixture
 def lockout_client(make_app, database_url, storage):
     """A client of an app that locks an account after 3 failed sign-ins."""
