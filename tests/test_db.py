@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import peewee
 import psycopg2
@@ -105,25 +107,63 @@ def pool(postgres_url):
     database.close_all()
 
 
-def test_a_pooled_connection_is_probed_before_it_is_handed_out(pool, postgres_url):
+def test_a_pooled_connection_is_handed_out_without_a_round_trip(pool, postgres_url):
     with pool.connection_context():
         pid = backend(pool)
 
     with pool.connection_context():
         statement = last_statement(postgres_url, pid)
 
-    assert statement == "SELECT 1"
+    assert statement == "SELECT pg_backend_pid()"
 
 
-def test_a_pooled_connection_the_server_dropped_is_replaced(pool, postgres_url):
+def terminate(url: str, *pids: int) -> None:
+    """End the server processes PIDS, as a database restart would."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (list(pids),))
+    conn.close()
+
+
+def test_a_statement_on_a_connection_the_server_dropped_runs_on_a_new_one(pool, postgres_url):
     with pool.connection_context():
         pid = backend(pool)
-    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    conn.close()
+    terminate(postgres_url, pid)
 
     with pool.connection_context():
         assert backend(pool) != pid
+
+
+def pooled_backends(pool: peewee.Database, count: int) -> list[int]:
+    """Check COUNT connections out at once (one per thread), return their server pids."""
+    barrier = threading.Barrier(count)
+
+    def hold() -> int:
+        with pool.connection_context():
+            pid = backend(pool)
+            barrier.wait(timeout=10)
+            return pid
+
+    with ThreadPoolExecutor(count) as threads:
+        return list(threads.map(lambda _: hold(), range(count)))
+
+
+def test_one_dead_connection_retires_every_idle_one(pool, postgres_url, caplog):
+    terminate(postgres_url, *pooled_backends(pool, 3))
+
+    with caplog.at_level(logging.WARNING, logger="service.db"):
+        fresh = [pooled_backends(pool, 1)[0] for _ in range(3)]
+
+    assert len(set(fresh)) == 1
+    assert [r.message for r in caplog.records if "connection lost" in r.message] == [
+        "database connection lost; dropping idle connections and reconnecting"
+    ]
+
+
+def test_inside_a_transaction_a_dead_connection_is_an_error_not_a_rerun(pool, postgres_url):
+    lost = pytest.raises((peewee.OperationalError, peewee.InterfaceError))
+    with pool.connection_context(), lost, pool.atomic():
+        terminate(postgres_url, backend(pool))
+        backend(pool)
 
 
 def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout():
