@@ -23,6 +23,8 @@ from flask import Flask
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
+from service import metrics
+
 db = peewee.DatabaseProxy()
 _database_blueprints: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
@@ -90,7 +92,17 @@ class BoundedPool(PooledPostgresqlDatabase):
     transaction whose connection turns out dead (PostgreSQL restarted, a proxy cut it)
     drops every idle connection, as they share its fate, and runs once more on a new one.
     Nothing is rerun inside a transaction, nor after a timeout: those are the caller's 503.
+    Every check-out and check-in updates the db_pool_connections_in_use gauge.
     """
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        conn = super()._connect()
+        metrics.record_pool_in_use(len(self._in_use))
+        return conn
+
+    def _close(self, conn: psycopg2.extensions.connection, close_conn: bool = False) -> None:
+        super()._close(conn, close_conn)
+        metrics.record_pool_in_use(len(self._in_use))
 
     def _is_closed(self, conn: psycopg2.extensions.connection) -> bool:
         if conn.closed:
@@ -215,11 +227,6 @@ def is_postgres(database: peewee.Database | peewee.DatabaseProxy) -> bool:
     """Tell whether DATABASE (or the database a proxy points at) is PostgreSQL."""
     target = database.obj if isinstance(database, peewee.DatabaseProxy) else database
     return isinstance(target, peewee.PostgresqlDatabase)
-
-
-def pool_in_use() -> int:
-    """Return how many pooled connections this process has checked out (0 without a pool)."""
-    return len(getattr(db.obj, "_in_use", ()))
 
 
 def init_db(app: Flask) -> None:

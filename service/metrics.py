@@ -17,6 +17,8 @@ from prometheus_client import generate_latest
 from prometheus_client import multiprocess
 
 UNMATCHED_ROUTE = "<unmatched>"
+# Any other method a client invents is counted as OTHER, so it cannot grow the label set.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered.", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -33,11 +35,22 @@ IMPORTS = Counter("imports_total", "File imports, by outcome.", ["outcome"])
 SYNC_RUNS = Counter("sync_runs_total", "Sync runs, by source and outcome.", ["source", "outcome"])
 
 
+# The labelled children of REQUESTS and LATENCY, per (route, method, status): looking them
+# up through labels() on every request cost more than counting.
+_request_children: dict[tuple[str | None, str, int], tuple[Counter, Histogram]] = {}
+
+
 def record_request(route: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answered request under its route template (never its raw path)."""
-    route = route or UNMATCHED_ROUTE
-    REQUESTS.labels(route, method, str(status)).inc()
-    LATENCY.labels(route, method).observe(seconds)
+    method = method if method in KNOWN_METHODS else "OTHER"
+    key = (route, method, status)
+    children = _request_children.get(key)
+    if children is None:
+        route = route or UNMATCHED_ROUTE
+        children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
+        _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def record_pool_in_use(connections: int) -> None:

@@ -6,19 +6,21 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
 
 from flask import Flask
 from flask import Response
-from flask import current_app
-from flask import g
 from flask import request
 
 from service import metrics
-from service.db import pool_in_use
+from service.logs import REQUEST_ID_KEY
 
 access_log = logging.getLogger("service.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+STARTED_KEY = "service.started"
 # Accept a caller's id only when it cannot forge log structure or grow without bound.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 # Kubernetes probes these every few seconds per pod: their lines would bury the rest, so
@@ -33,21 +35,41 @@ def request_id_of(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
-def _start() -> None:
-    g.request_id = request_id_of(request.headers.get(REQUEST_ID_HEADER))
-    g.started = time.perf_counter()
+class RequestIds:
+    """WSGI middleware: stamp each request with its id and start time, echo the id back.
+
+    Working on the WSGI environ and header list, it costs a fraction of Flask hooks and
+    response-header objects.
+    """
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        request_id = request_id_of(environ.get("HTTP_X_REQUEST_ID"))
+        environ[REQUEST_ID_KEY] = request_id
+        environ[STARTED_KEY] = time.perf_counter()
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
-def _finish(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = g.request_id
-    seconds = time.perf_counter() - g.started
-    route = request.url_rule.rule if request.url_rule else None
-    level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
-    if access_log.isEnabledFor(level):
-        _log_access(level, route, response.status_code, seconds)
-    if current_app.config["METRICS_ENABLED"]:
-        metrics.record_request(route, request.method, response.status_code, seconds)
-    return response
+def _access_log_and_metrics(record_metrics: bool) -> Callable[[Response], Response]:
+    def finish(response: Response) -> Response:
+        seconds = time.perf_counter() - request.environ[STARTED_KEY]
+        rule = request.url_rule
+        route = rule.rule if rule is not None else None
+        level = logging.DEBUG if route in PROBE_ROUTES else logging.INFO
+        if access_log.isEnabledFor(level):
+            _log_access(level, route, response.status_code, seconds)
+        if record_metrics:
+            metrics.record_request(route, request.method, response.status_code, seconds)
+        return response
+
+    return finish
 
 
 def _log_access(level: int, route: str | None, status: int, seconds: float) -> None:
@@ -67,14 +89,7 @@ def _log_access(level: int, route: str | None, status: int, seconds: float) -> N
     )
 
 
-def _pool_gauge(_exc: BaseException | None) -> None:
-    # App-level teardown runs after the blueprints' have returned their connections.
-    if current_app.config["METRICS_ENABLED"]:
-        metrics.record_pool_in_use(pool_in_use())
-
-
 def init_observability(app: Flask) -> None:
     """Give every request an id, an access-log line and (when enabled) metrics."""
-    app.before_request(_start)
-    app.after_request(_finish)
-    app.teardown_request(_pool_gauge)
+    app.wsgi_app = RequestIds(app.wsgi_app)
+    app.after_request(_access_log_and_metrics(app.config["METRICS_ENABLED"]))

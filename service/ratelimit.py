@@ -8,7 +8,6 @@ falls back to per-process memory rather than refusing every sign-in.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -23,7 +22,8 @@ from limits import RateLimitItemPerSecond
 from service.errors import APIError
 from service.schemas import load_json
 
-LIMITED_ENDPOINTS = ("auth.register", "auth.login", "auth.token")
+LIMITED_BLUEPRINT = "auth"
+LIMITED_ENDPOINTS = tuple(f"{LIMITED_BLUEPRINT}.{view}" for view in ("register", "login", "token"))
 TOO_MANY = "Too many requests; retry after the number of seconds in Retry-After."
 
 
@@ -97,20 +97,8 @@ def _limited(limiter: Limiter, app: Flask, view: Callable) -> Callable:
     return per_address(per_account(view))
 
 
-def _for_limited_endpoints(hook: Callable) -> Callable:
-    """Run a request hook only for LIMITED_ENDPOINTS; elsewhere pass the response through."""
-
-    @functools.wraps(hook)
-    def scoped(*args):
-        if request.endpoint in LIMITED_ENDPOINTS:
-            return hook(*args)
-        return args[0] if args else None
-
-    return scoped
-
-
-def _scope_hooks(app: Flask, install: Callable[[], None]) -> None:
-    """Call INSTALL, then confine the app-wide request hooks it added to LIMITED_ENDPOINTS.
+def _hooks_on_blueprint(app: Flask, blueprint: str, install: Callable[[], None]) -> None:
+    """Call INSTALL, then move the app-wide request hooks it added onto BLUEPRINT's requests.
 
     Flask-Limiter hooks every request to look for default and blueprint limits; there are
     none here (the decorators check their own), and that search cost a third of /livez.
@@ -119,7 +107,8 @@ def _scope_hooks(app: Flask, install: Callable[[], None]) -> None:
     before = [len(hooks.get(None, ())) for hooks in hook_lists]
     install()
     for hooks, count in zip(hook_lists, before, strict=True):
-        hooks[None][count:] = [_for_limited_endpoints(hook) for hook in hooks[None][count:]]
+        hooks.setdefault(blueprint, []).extend(hooks[None][count:])
+        del hooks[None][count:]
 
 
 def init_rate_limits(app: Flask) -> None:
@@ -131,7 +120,7 @@ def init_rate_limits(app: Flask) -> None:
         headers_enabled=True,
         in_memory_fallback_enabled=True,
     )
-    _scope_hooks(app, lambda: limiter.init_app(app))
+    _hooks_on_blueprint(app, LIMITED_BLUEPRINT, lambda: limiter.init_app(app))
     for endpoint in LIMITED_ENDPOINTS:
         app.view_functions[endpoint] = _limited(limiter, app, app.view_functions[endpoint])
     app.extensions["lockout"] = LoginLockout(

@@ -13,6 +13,7 @@ import peewee
 import psycopg2
 import pytest
 from playhouse.pool import PooledPostgresqlDatabase
+from prometheus_client import REGISTRY
 
 from service.db import db
 from service.db import make_database
@@ -157,6 +158,17 @@ def test_one_dead_connection_retires_every_idle_one(pool, postgres_url, caplog):
     assert [r.message for r in caplog.records if "connection lost" in r.message] == [
         "database connection lost; dropping idle connections and reconnecting"
     ]
+
+
+def test_the_pool_gauge_counts_connections_while_they_are_checked_out(pool):
+    def in_use() -> float:
+        return REGISTRY.get_sample_value("db_pool_connections_in_use")
+
+    with pool.connection_context():
+        during = in_use()
+    after = in_use()
+
+    assert (during, after) == (1, 0)
 
 
 def test_inside_a_transaction_a_dead_connection_is_an_error_not_a_rerun(pool, postgres_url):

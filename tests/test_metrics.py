@@ -69,6 +69,19 @@ def test_unknown_urls_share_one_label(client):
     )
 
 
+def test_invented_methods_share_one_label(client):
+    before = sample("http_requests_total", route="<unmatched>", method="OTHER", status="405")
+
+    for method in ("BREW", "WHEN", "PROPFIND"):
+        client.open("/livez", method=method)
+
+    assert (
+        sample("http_requests_total", route="<unmatched>", method="OTHER", status="405") - before
+        == 3
+    )
+    assert sample("http_requests_total", route="<unmatched>", method="BREW", status="405") == 0
+
+
 def test_metrics_need_no_token_and_list_every_family(client):
     metrics.record_import("succeeded")
     metrics.record_sync("toggl", "failed")
