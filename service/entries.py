@@ -13,8 +13,8 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import peewee
-import psycopg2.extras
 
 from service.db import db
 from service.db import is_postgres
@@ -41,24 +41,25 @@ UPSERT_COLUMNS = (
     "updated_at",
 )
 UPSERT_CHUNK = 500
-# A whole bulk request per statement; big imports take several, each well inside the
-# statement timeout.
-POSTGRES_UPSERT_CHUNK = 1000
+# Rows per upsert statement on PostgreSQL. A 100,000-row import (one transaction) took
+# 4.15 s in statements of 1,000, 3.29 s of 5,000 and 3.59 s of 20,000 here.
+POSTGRES_UPSERT_CHUNK = 5000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BIG_BATCH = 5000
 EXPORT_CHUNK = 1000
-# One statement per batch, its rows passed as one array per column (cheap to send and to
-# parse): new keys insert, changed rows update, unchanged rows are left alone (no dead
-# tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones.
+# One statement per batch, its rows passed as one JSON document: orjson writes it in C and
+# PostgreSQL reads it in C, where adapting one array per column cost the client 2.1 s of
+# CPU per 100,000 rows (JSON: 0.3 s). New keys insert, changed rows update, unchanged rows
+# are left alone (no dead tuple), and RETURNING tells inserted rows (xmax = 0) from updated.
 POSTGRES_UPSERT = """
 INSERT INTO time_entries AS t
     (id, user_id, source, external_id, date, duration, project, description,
      created_at, updated_at)
 SELECT gen_random_uuid(), %(user)s::uuid, source, external_id, date, duration, project,
        description, %(now)s, %(now)s
-FROM unnest(%(source)s::text[], %(external_id)s::text[], %(date)s::timestamptz[],
-            %(duration)s::float8[], %(project)s::text[], %(description)s::text[])
-    AS batch (source, external_id, date, duration, project, description)
+FROM json_to_recordset(%(rows)s::json)
+    AS batch (source text, external_id text, date timestamptz, duration float8,
+              project text, description text)
 ON CONFLICT (user_id, source, external_id) DO UPDATE
     SET (date, duration, project, description, updated_at)
       = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
@@ -353,7 +354,7 @@ def _upsert_rows(user_id: uuid.UUID, rows: list[dict[str, Any]], dry_run: bool) 
                     }
                 )
             if changed and not dry_run:
-                _upsert(changed)
+                _upsert_sqlite(changed)
     return UpsertCounts(created, updated, unchanged)
 
 
@@ -374,11 +375,11 @@ def delete_by_keys(user_id: uuid.UUID, source: str, external_ids: list[str]) -> 
     return deleted
 
 
-def _upsert(rows: list[dict[str, Any]]) -> None:
-    """Write ROWS with one statement per chunk, skipping peewee's per-value query building.
+def _upsert_sqlite(rows: list[dict[str, Any]]) -> None:
+    """Write ROWS with executemany, skipping peewee's per-value query building.
 
     Building an insert_many query costs ~0.3 s per 500 rows; the driver's own batching
-    (execute_values on PostgreSQL, executemany on SQLite) makes 100,000-row imports fast.
+    makes 100,000-row imports fast. (PostgreSQL writes through _upsert_postgres.)
     """
     stamp, key, owner = TimeEntry.date.db_value, TimeEntry.id.db_value, TimeEntry.user.db_value
     values = [
@@ -396,20 +397,14 @@ def _upsert(rows: list[dict[str, Any]]) -> None:
         )
         for row in rows
     ]
-    cursor = db.cursor()
-    if is_postgres(db):
-        psycopg2.extras.execute_values(cursor, _upsert_sql("%s"), values, page_size=len(values))
-    else:
-        cursor.executemany(_upsert_sql(f"({', '.join('?' * len(UPSERT_COLUMNS))})"), values)
-
-
-def _upsert_sql(values: str) -> str:
     columns = ", ".join(f'"{name}"' for name in UPSERT_COLUMNS)
+    placeholders = ", ".join("?" * len(UPSERT_COLUMNS))
     updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in (*CONTENT_FIELDS, "updated_at"))
-    return (
-        f'INSERT INTO "time_entries" ({columns}) VALUES {values} '  # noqa: S608 (names are ours)
+    sql = (
+        f'INSERT INTO "time_entries" ({columns}) VALUES ({placeholders}) '  # noqa: S608 (names are ours)
         f'ON CONFLICT ("user_id", "source", "external_id") DO UPDATE SET {updates}'
     )
+    db.cursor().executemany(sql, values)
 
 
 def external_ids_between(
@@ -426,15 +421,13 @@ def external_ids_between(
 
 
 def _upsert_postgres(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> UpsertCounts:
-    """Upsert ROWS (keys unique) with one INSERT ... ON CONFLICT per 1,000; count what it did."""
-    names = ("source", "external_id", *CONTENT_FIELDS)
+    """Upsert ROWS (keys unique) with one INSERT ... ON CONFLICT per 5,000; count what it did."""
     now = utcnow()
     inserted: list[bool] = []
     with db.atomic():
         for start in range(0, len(rows), POSTGRES_UPSERT_CHUNK):
-            chunk = rows[start : start + POSTGRES_UPSERT_CHUNK]
-            params = {name: [row[name] for row in chunk] for name in names}
-            params.update(user=str(user_id), now=now)
+            chunk = orjson.dumps(rows[start : start + POSTGRES_UPSERT_CHUNK])
+            params = {"rows": chunk.decode(), "user": str(user_id), "now": now}
             inserted += [new for (new,) in db.execute_sql(POSTGRES_UPSERT, params).fetchall()]
     created = sum(inserted)
     return UpsertCounts(created, len(inserted) - created, len(rows) - len(inserted))
