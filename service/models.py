@@ -95,7 +95,6 @@ class TimeEntry(BaseModel):
         indexes = (
             (("user", "source", "external_id"), True),
             (("user", "date"), False),
-            (("date",), False),
         )
 
 
