@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections import Counter
@@ -16,13 +17,13 @@ from service.importers import harvest_csv
 from service.importers import toggl_csv
 from service.importers.base import CsvFormat
 from service.importers.base import Fields
+from service.importers.base import Header
 from service.importers.base import ImportResult
 from service.importers.base import RowError
 from service.importers.base import RowInvalid
 from service.importers.base import Span
 from service.importers.base import decode
 from service.importers.base import entry_key
-from service.importers.base import normalise_header
 from service.importers.base import records
 
 FORMATS: dict[str, CsvFormat] = {
@@ -64,22 +65,21 @@ def parse_file(
     data: bytes, *, format_name: str | None, zone: ZoneInfo, max_rows: int
 ) -> ImportResult:
     """Read DATA whole; every bad row is collected, running and empty ones are counted."""
-    header, rows = records(decode(data))
-    names = [normalise_header(name) for name in header]
-    chosen = choose_format(format_name, set(names))
-    index = {name: i for i, name in reversed(list(enumerate(names)))}
+    names, rows = records(decode(data))
+    header = Header(names)
+    chosen = choose_format(format_name, set(header.normalised))
     result = ImportResult(chosen.name, chosen.source)
     seen: Counter[str] = Counter()
     for line, values in rows:
         result.rows += 1
         if result.rows > max_rows:
             raise APIError(422, f"The file has more than {max_rows} rows; split it.")
-        if len(values) != len(header):
-            reason = f"has {len(values)} fields where the header has {len(header)}"
+        if len(values) != len(names):
+            reason = f"has {len(values)} fields where the header has {len(names)}"
             result.errors.append(RowError(line, None, reason))
             continue
         try:
-            span = chosen.parse_row(Fields(index, header, values), zone)
+            span = chosen.parse_row(Fields(header, values), zone)
             entry = to_entry(chosen.source, span, seen)
         except RowInvalid as exc:
             result.errors.append(RowError(line, exc.column, exc.reason))
@@ -104,11 +104,12 @@ def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, ob
         raise RowInvalid(span.duration_column, "lasts more than 24 hours")
     check_lengths(span)
     source = span.source or source
-    if not SOURCE.fullmatch(source):
+    if not valid_source(source):
         raise RowInvalid("source", "is not a lowercase slug of at most 32 characters")
     key = span.external_id or entry_key(source, span, seconds)
-    seen[f"{source}\x1f{key}"] += 1
-    repeats = seen[f"{source}\x1f{key}"]
+    seen_key = f"{source}\x1f{key}"
+    seen[seen_key] += 1
+    repeats = seen[seen_key]
     if repeats > 1:
         if span.external_id:
             raise RowInvalid("external_id", "repeats the source and external_id of an earlier row")
@@ -121,6 +122,12 @@ def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, ob
         "project": span.project or None,
         "description": span.description or None,
     }
+
+
+@functools.lru_cache(maxsize=256)
+def valid_source(source: str) -> bool:
+    """Tell whether SOURCE is a slug (a file names one or a few: cached)."""
+    return SOURCE.fullmatch(source) is not None
 
 
 def check_lengths(span: Span) -> None:
