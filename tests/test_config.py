@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from service.config import ConfigError
@@ -10,6 +15,7 @@ from service.config import load_config
 from service.config import server_settings
 
 SECRET = "x" * 32
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_are_documented_values():
@@ -129,3 +135,28 @@ def test_server_defaults():
 def test_bad_server_settings_are_named(name, value, message):
     with pytest.raises(ConfigError, match=message):
         server_settings({name: value})
+
+
+def test_a_serving_app_loads_the_sync_client_and_the_migrator_only_when_used(tmp_path):
+    script = (
+        "import sys\n"
+        "from service import create_app\n"
+        "create_app()\n"
+        "print(sorted({'requests', 'peewee_migrate'} & set(sys.modules)))\n"
+    )
+    env = {
+        **os.environ,
+        "JWT_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'lazy.db'}",
+        "PYTHONPATH": str(REPO),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert done.stdout.strip() == "[]"

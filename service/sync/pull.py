@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 
-import requests
-
 from service.sync.http import Fetcher
+
+if TYPE_CHECKING:
+    import requests
 
 MAX_SECONDS = 24 * 3600
 

@@ -11,10 +11,9 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import requests
-
 from service.sync.http import Fetcher
 from service.sync.http import SourceError
+from service.sync.http import new_session
 from service.sync.pull import Credentials
 from service.sync.pull import Pulled
 from service.sync.pull import Run
@@ -31,7 +30,7 @@ class Issues:
         self._keys: dict[str, str] = {}
         self._fetcher = None
         if credentials.jira_site and credentials.jira_token:
-            session = requests.Session()
+            session = new_session()
             if credentials.jira_email:
                 session.auth = (credentials.jira_email, credentials.jira_token)
             else:
@@ -75,7 +74,7 @@ def day_span(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetim
 def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
     """Read what changed since CURSOR, then re-read a recent window to find deletions."""
     zone = ZoneInfo(credentials.timezone)
-    session = requests.Session()
+    session = new_session()
     session.headers["Authorization"] = f"Bearer {credentials.token}"
     fetcher = settings.fetcher("Tempo", session)
     today = run.now.astimezone(zone).date()

@@ -8,10 +8,9 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-import requests
-
 from service.sync.http import Fetcher
 from service.sync.http import SourceError
+from service.sync.http import new_session
 from service.sync.pull import Credentials
 from service.sync.pull import Pulled
 from service.sync.pull import Run
@@ -57,7 +56,7 @@ def windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
 
 def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
     """Read changes since CURSOR (deletions too), or walk date windows on a first/ranged run."""
-    session = requests.Session()
+    session = new_session()
     session.auth = (credentials.token, "api_token")
     fetcher = settings.fetcher("Toggl", session)
     url = f"{settings.toggl_url}/api/v9/me/time_entries"
