@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import uuid
 from datetime import UTC
 from datetime import datetime
@@ -13,6 +14,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
+from service.security import VERIFIED_TOKENS
 from tests.conftest import TEST_SECRET
 
 PUBLIC_ENDPOINTS = {
@@ -102,6 +104,46 @@ def test_a_well_formed_token_is_accepted(client, user):
     response = client.get("/api/entries", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 200
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(client, user):
+    token = jwt.encode(
+        claims(user["id"], exp=datetime.now(UTC) + timedelta(seconds=1)), TEST_SECRET, "HS256"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/entries", headers=headers).status_code == 200
+
+    time.sleep(1.1)
+    response = client.get("/api/entries", headers=headers)
+
+    assert response.status_code == 401
+    assert "expired" in response.json["detail"]
+
+
+def test_a_token_accepted_before_still_has_to_be_of_the_right_type(app, client, user, login):
+    tokens = login(user)
+    refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200
+
+    response = client.get(
+        "/api/entries", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
+
+    assert response.status_code == 401
+    assert "access token is required" in response.json["detail"]
+
+
+def test_the_memory_of_verified_tokens_is_bounded(app, user):
+    verify = app.extensions["tokens"].verify
+    issued = [
+        jwt.encode(claims(user["id"]), TEST_SECRET, "HS256") for _ in range(VERIFIED_TOKENS + 5)
+    ]
+
+    for token in issued:
+        verify(token, "access")
+
+    assert len(app.extensions["tokens"]._verified) == VERIFIED_TOKENS
+    assert verify(issued[0], "access")["sub"] == user["id"]
 
 
 def protected_routes(app) -> list[tuple[str, str]]:
