@@ -15,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
+# What the Dockerfile sets for every process of the image, given to every server here.
+IMAGE_ENV = {"MALLOC_ARENA_MAX": "2"}
 
 
 def free_port() -> int:
@@ -41,7 +43,7 @@ class Server:
 
     def start(self, probe_path: str, log_dir: Path) -> None:
         """Start gunicorn and wait until PROBE_PATH answers 200."""
-        env = {**os.environ, **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        env = {**os.environ, **IMAGE_ENV, **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         log = (log_dir / f"{self.name}.log").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", self.app],
