@@ -188,8 +188,8 @@ def server_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "GRACEFUL_TIMEOUT": _int(env, "GRACEFUL_TIMEOUT", 25, minimum=1),
         "DRAIN_SECONDS": _int(env, "DRAIN_SECONDS", 3, minimum=0),
         "KEEPALIVE": _int(env, "KEEPALIVE", 5, minimum=0),
-        "MAX_REQUESTS": _int(env, "MAX_REQUESTS", 2000, minimum=0),
-        "MAX_REQUESTS_JITTER": _int(env, "MAX_REQUESTS_JITTER", 200, minimum=0),
+        "MAX_REQUESTS": _int(env, "MAX_REQUESTS", 100_000, minimum=0),
+        "MAX_REQUESTS_JITTER": _int(env, "MAX_REQUESTS_JITTER", 10_000, minimum=0),
         "FORWARDED_ALLOW_IPS": env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",
         "DB_WAIT_TIMEOUT": _int(env, "DB_WAIT_TIMEOUT", 30, minimum=0),
     }

@@ -116,8 +116,8 @@ def test_server_defaults():
         "GRACEFUL_TIMEOUT": 25,
         "DRAIN_SECONDS": 3,
         "KEEPALIVE": 5,
-        "MAX_REQUESTS": 2000,
-        "MAX_REQUESTS_JITTER": 200,
+        "MAX_REQUESTS": 100_000,
+        "MAX_REQUESTS_JITTER": 10_000,
         "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
         "DB_WAIT_TIMEOUT": 30,
     }
