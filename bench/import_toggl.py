@@ -99,7 +99,7 @@ def copy_text(value: str | None) -> str:
 
 
 def run(admin_url: str, rows: int) -> None:
-    """Import the file twice into a scratch database and print the timings."""
+    """Import the file twice, then COPY its rows, in a scratch database; print the timings."""
     name = f"tt_bench_{uuid.uuid4().hex[:10]}"
     url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
     admin(admin_url, f'CREATE DATABASE "{name}"')
