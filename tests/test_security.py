@@ -107,13 +107,12 @@ def test_a_well_formed_token_is_accepted(client, user):
 
 
 def test_a_token_accepted_before_is_refused_once_it_expires(client, user):
-    token = jwt.encode(
-        claims(user["id"], exp=datetime.now(UTC) + timedelta(seconds=1)), TEST_SECRET, "HS256"
-    )
+    expires = int(time.time()) + 2  # a JWT's exp is whole seconds: 1 to 2 s from now
+    token = jwt.encode(claims(user["id"], exp=expires), TEST_SECRET, "HS256")
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/entries", headers=headers).status_code == 200
 
-    time.sleep(1.1)
+    time.sleep(expires - time.time() + 0.1)
     response = client.get("/api/entries", headers=headers)
 
     assert response.status_code == 401
