@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # What the Dockerfile sets for every process of the image, given to every server here.
 IMAGE_ENV = {"MALLOC_ARENA_MAX": "2"}
 
@@ -69,6 +70,18 @@ class Server:
         pid = self.process.pid
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return [int(child) for child in children]
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """Return each worker's CPU time so far (user + system), by pid."""
+        used = {}
+        for pid in self.worker_pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except FileNotFoundError:  # recycled since the master listed it
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return used
 
     def worker_rss_mib(self) -> list[float]:
         """Return each worker's resident set size in MiB."""
