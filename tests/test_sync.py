@@ -120,6 +120,24 @@ def test_a_first_toggl_sync_walks_windows_and_resolves_project_names(
     assert len(requests_to(toggl, PROJECTS)) == 1
 
 
+@pytest.mark.parametrize(
+    ("sent", "stored"), [("Stand\u0000up", "Standup"), ("Stand\ud800up", "Stand?up")]
+)
+def test_text_the_database_cannot_hold_is_made_storable_not_a_failed_run(
+    client, auth_headers, toggl, sent, stored
+):
+    page = copy.deepcopy(TOGGL_PAGE)
+    for entry in page:
+        entry["description"] = sent
+    toggl.expect_request(ENTRIES).respond_with_handler(pages(page))
+
+    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+
+    assert response.status_code == 200
+    listed = client.get("/api/entries?source=toggl", headers=auth_headers).json["items"]
+    assert [item["description"] for item in listed] == [stored]
+
+
 def test_a_later_toggl_sync_asks_since_the_cursor_and_applies_deletions(
     client, auth_headers, toggl, entries
 ):

@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 MAX_SECONDS = 24 * 3600
 
 
+def storable(text: str | None) -> str | None:
+    """Return a source's TEXT as the database can store it, or None for empty text.
+
+    Clients' text is validated on the way in; a source's is not ours to refuse, so a NUL
+    (which PostgreSQL cannot store) is dropped and a lone surrogate (not UTF-8) becomes "?".
+    """
+    if not text:
+        return None
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8") or None
+
+
 @dataclass(frozen=True)
 class SyncSettings:
     """The sync settings of the app, as plain values."""
@@ -107,8 +118,8 @@ class Pulled:
             "external_id": external_id,
             "date": start,
             "duration": seconds / 3600,
-            "project": content.get("project") or None,
-            "description": content.get("description") or None,
+            "project": storable(content.get("project")),
+            "description": storable(content.get("description")),
         }
 
     def skip(self, external_id: str) -> None:
