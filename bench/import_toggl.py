@@ -36,7 +36,6 @@ HEADER = (
     "End date,End time,Duration,Tags,Amount (EUR)\n"
 )
 PROJECTS = [f"Project {n}" for n in range(40)]
-NULL = "\\N"
 
 
 def toggl_csv(rows: int, seed: int = 7) -> bytes:
@@ -80,22 +79,7 @@ def copy_seconds(url: str, data: bytes, rows: int) -> float:
         cursor.execute("CHECKPOINT")
     conn.close()
     now = datetime.now(UTC).isoformat()
-    lines = (
-        f"{uuid.uuid4()}\t{user_id}\t{row['source']}\t{row['external_id']}\t"
-        f"{row['date'].isoformat()}\t{row['duration']}\t{copy_text(row['project'])}\t"
-        f"{copy_text(row['description'])}\t{now}\t{now}\n"
-        for row in parsed.entries
-    )
-    return seed.copy_entries(url, lines)
-
-
-def copy_text(value: str | None) -> str:
-    """Escape VALUE for COPY's text format (\\N is NULL)."""
-    if value is None:
-        return NULL
-    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        value = value.replace(char, escaped)
-    return value
+    return seed.copy_entries(url, (seed.copy_line(user_id, row, now) for row in parsed.entries))
 
 
 def run(admin_url: str, rows: int) -> None:

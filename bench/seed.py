@@ -28,6 +28,7 @@ COLUMNS = (
     "id, user_id, source, external_id, date, duration, project, description, created_at, updated_at"
 )
 COPY_CHUNK = 100_000
+NULL = "\\N"
 
 
 def with_database(url: str, name: str) -> str:
@@ -84,11 +85,27 @@ def copy_lines(user_id: str, source: str, prefix: str, count: int, step: float) 
     """Yield COPY text lines of COUNT entries keyed SOURCE/PREFIX<n>."""
     now = datetime.now(UTC).isoformat()
     for n in range(count):
-        e = entry(n, step)
-        yield (
-            f"{uuid.uuid4()}\t{user_id}\t{source}\t{prefix}{n}\t{e['date'].isoformat()}\t"
-            f"{e['duration']}\t{e['project']}\t{e['description']}\t{now}\t{now}\n"
+        yield copy_line(
+            user_id, {"source": source, "external_id": f"{prefix}{n}", **entry(n, step)}, now
         )
+
+
+def copy_line(user_id: str, row: dict[str, object], now: str) -> str:
+    """Return one COPY text line (COLUMNS) for an entry ROW of the user, stamped NOW."""
+    return (
+        f"{uuid.uuid4()}\t{user_id}\t{row['source']}\t{copy_text(row['external_id'])}\t"
+        f"{row['date'].isoformat()}\t{row['duration']}\t{copy_text(row['project'])}\t"
+        f"{copy_text(row['description'])}\t{now}\t{now}\n"
+    )
+
+
+def copy_text(value: str | None) -> str:
+    """Escape VALUE for COPY's text format (\\N is NULL)."""
+    if value is None:
+        return NULL
+    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        value = value.replace(char, escaped)
+    return value
 
 
 def copy_entries(url: str, lines: Iterator[str]) -> float:
