@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from collections import Counter
@@ -104,7 +103,7 @@ def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, ob
         raise RowInvalid(span.duration_column, "lasts more than 24 hours")
     check_lengths(span)
     source = span.source or source
-    if not valid_source(source):
+    if not SOURCE.fullmatch(source):
         raise RowInvalid("source", "is not a lowercase slug of at most 32 characters")
     key = span.external_id or entry_key(source, span, seconds)
     seen_key = f"{source}\x1f{key}"
@@ -122,12 +121,6 @@ def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, ob
         "project": span.project or None,
         "description": span.description or None,
     }
-
-
-@functools.lru_cache(maxsize=256)
-def valid_source(source: str) -> bool:
-    """Tell whether SOURCE is a slug (a file names one or a few: cached)."""
-    return SOURCE.fullmatch(source) is not None
 
 
 def check_lengths(span: Span) -> None:
