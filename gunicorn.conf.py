@@ -77,6 +77,11 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
+def post_request(worker, req, environ, resp):
+    """After a big request body, give the heap it freed back (service.lifecycle)."""
+    lifecycle.after_request(environ)
+
+
 def post_worker_init(worker):
     """On SIGTERM, fail /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
     stop = worker.handle_exit
