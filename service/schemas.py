@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 from flask import request
+from pydantic import AfterValidator
 from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import BeforeValidator
@@ -544,7 +545,11 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"{name!r} is not an IANA timezone name") from None
 
 
-Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
+# Length is checked as sent (as the contract says), then the token is trimmed: trimming
+# first let 1,025 characters with padding through a declared maxLength of 1,024.
+Secret = Annotated[
+    str, StringConstraints(min_length=1, max_length=1024, pattern=r"\S"), AfterValidator(str.strip)
+]
 
 
 class TogglIntegrationIn(Strict):

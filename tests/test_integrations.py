@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from service.db import db
+from service.integrations import Vault
 from service.models import Integration
+from tests.conftest import INTEGRATIONS_KEY
 
 TOGGL = {"api_token": "toggl-secret-token", "workspace_id": 1234567}
 TEMPO = {
@@ -35,6 +37,15 @@ def test_a_toggl_token_is_stored_encrypted_and_never_answered(client, auth_heade
     ciphertexts = stored_ciphertexts()
     assert len(ciphertexts) == 1
     assert "toggl-secret-token" not in ciphertexts[0]
+
+
+def test_a_token_is_stored_without_the_whitespace_around_it(client, auth_headers):
+    body = {**TEMPO, "api_token": "  padded-token\n", "jira_token": "\tjira "}
+
+    assert client.put("/api/integrations/tempo", json=body, headers=auth_headers).status_code == 200
+
+    vault = Vault(INTEGRATIONS_KEY)
+    assert sorted(vault.decrypt(text) for text in stored_ciphertexts()) == ["jira", "padded-token"]
 
 
 def test_listing_shows_each_source_without_tokens(client, auth_headers):
@@ -83,6 +94,8 @@ def test_another_users_integration_is_invisible(client, auth_headers, make_user,
     [
         ("toggl", {}, "api_token"),
         ("toggl", {"api_token": "  "}, "api_token"),
+        ("toggl", {"api_token": " " + "t" * 1024}, "api_token"),
+        ("tempo", {"api_token": "t", "jira_token": "j" * 1024 + "\n"}, "jira_token"),
         ("toggl", {"api_token": "t", "workspace_id": "abc"}, "workspace_id"),
         ("toggl", {"api_token": "t", "colour": "red"}, "colour"),
         ("tempo", {"api_token": "t", "timezone": "Mars/Olympus"}, "timezone"),
