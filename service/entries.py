@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -321,10 +322,39 @@ def upsert_rows(
     order, so racing batches lock rows in the same order; a deadlock PostgreSQL still
     reports reruns the whole batch (once only inside an outer transaction).
     """
-    ordered = sorted(rows, key=lambda row: (row["source"], row["external_id"]))
+    ordered = sorted(rows, key=_key)
     if is_postgres(db) and not dry_run:
-        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, ordered))
+        statements = [
+            ordered[start : start + POSTGRES_UPSERT_CHUNK]
+            for start in range(0, len(ordered), POSTGRES_UPSERT_CHUNK)
+        ]
+        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, statements))
     return rerun_on_deadlock(lambda: _upsert_rows(user_id, ordered, dry_run))
+
+
+def upsert_batches(
+    user_id: uuid.UUID,
+    batches: Callable[[], Iterable[list[dict[str, Any]]]],
+    *,
+    dry_run: bool = False,
+) -> UpsertCounts:
+    """Upsert the rows of the batches BATCHES() yields, as upsert_rows does, as they come.
+
+    Keys must not repeat across batches. On PostgreSQL each batch (of at most
+    POSTGRES_UPSERT_CHUNK rows) is one statement, in key order, sent as soon as it is
+    yielded; an exception from the batches rolls back all of them. A deadlock calls
+    BATCHES again, for a fresh iterable. Elsewhere, and with DRY_RUN, the rows are gathered
+    first and go through upsert_rows.
+    """
+    if is_postgres(db) and not dry_run:
+        return rerun_on_deadlock(
+            lambda: _upsert_postgres(user_id, (sorted(batch, key=_key) for batch in batches()))
+        )
+    return upsert_rows(user_id, [row for batch in batches() for row in batch], dry_run=dry_run)
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str]:
+    return row["source"], row["external_id"]
 
 
 def _upsert_rows(user_id: uuid.UUID, rows: list[dict[str, Any]], dry_run: bool) -> UpsertCounts:
@@ -420,14 +450,15 @@ def external_ids_between(
     return [external_id for (external_id,) in query.tuples()]
 
 
-def _upsert_postgres(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> UpsertCounts:
-    """Upsert ROWS (keys unique) with one INSERT ... ON CONFLICT per 5,000; count what it did."""
+def _upsert_postgres(user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]]) -> UpsertCounts:
+    """Upsert each batch (keys unique) with one INSERT ... ON CONFLICT; count what it did."""
     now = utcnow()
+    rows = 0
     inserted: list[bool] = []
     with db.atomic():
-        for start in range(0, len(rows), POSTGRES_UPSERT_CHUNK):
-            chunk = orjson.dumps(rows[start : start + POSTGRES_UPSERT_CHUNK])
-            params = {"rows": chunk.decode(), "user": str(user_id), "now": now}
+        for batch in batches:
+            rows += len(batch)
+            params = {"rows": orjson.dumps(batch).decode(), "user": str(user_id), "now": now}
             inserted += [new for (new,) in db.execute_sql(POSTGRES_UPSERT, params).fetchall()]
     created = sum(inserted)
-    return UpsertCounts(created, len(inserted) - created, len(rows) - len(inserted))
+    return UpsertCounts(created, len(inserted) - created, rows - len(inserted))

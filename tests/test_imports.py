@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from service.entries import POSTGRES_UPSERT_CHUNK
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOGGL = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
@@ -107,6 +111,39 @@ def test_a_plain_csv_row_with_an_id_is_updated_in_place(upload, client, auth_hea
     assert (response.json["created"], response.json["updated"]) == (0, 1)
     listed = client.get("/api/entries", headers=auth_headers).json["items"]
     assert [(item["external_id"], item["duration"]) for item in listed] == [("A-1", 2.0)]
+
+
+def rows_of_days(count: int) -> str:
+    """Return COUNT valid rows, one an hour from 2024-01-01 on."""
+    start = datetime(2024, 1, 1)
+    return "".join(
+        f"{start + timedelta(hours=n):%Y-%m-%d,%H:%M:%S},0:30:00,Apollo,row {n}\n"
+        for n in range(count)
+    )
+
+
+def test_a_file_of_several_batches_is_imported_whole_and_counted_once(upload, client, auth_headers):
+    count = 2 * POSTGRES_UPSERT_CHUNK + 1
+    data = HEADER + rows_of_days(count)
+
+    first, again = upload(data), upload(data)
+
+    assert (first.status_code, first.json["rows"], first.json["created"]) == (200, count, count)
+    assert (again.json["created"], again.json["unchanged"]) == (0, count)
+    newest = client.get("/api/entries?limit=1", headers=auth_headers).json["items"]
+    assert newest[0]["description"] == f"row {count - 1}"
+
+
+def test_a_bad_row_after_the_first_batch_was_written_still_writes_nothing(
+    upload, client, auth_headers
+):
+    data = HEADER + rows_of_days(POSTGRES_UPSERT_CHUNK + 1) + "2025-01-01,09:00:00,soon,A,x\n"
+
+    response = upload(data)
+
+    assert response.status_code == 422
+    assert response.json["errors"][0]["line"] == POSTGRES_UPSERT_CHUNK + 3
+    assert client.get("/api/entries", headers=auth_headers).json["items"] == []
 
 
 def test_one_broken_row_writes_nothing_and_lists_every_bad_row(upload, client, auth_headers):
@@ -214,3 +251,22 @@ def test_a_file_over_the_row_limit_is_422(upload_with):
 
     assert response.status_code == 422
     assert response.json["detail"] == "The file has more than 2 rows; split it."
+
+
+def test_a_file_found_too_long_after_a_written_batch_writes_nothing(make_app, database_url):
+    limit = POSTGRES_UPSERT_CHUNK + 1
+    client = make_app(database_url, IMPORT_MAX_ROWS=limit).test_client()
+    account = {"email": "long@example.com", "password": "correct horse"}
+    client.post("/auth/register", json=account)
+    headers = {
+        "Authorization": f"Bearer {client.post('/auth/login', json=account).json['access_token']}"
+    }
+    form = {"file": (io.BytesIO((HEADER + rows_of_days(limit + 1)).encode()), "export.csv")}
+
+    response = client.post(
+        "/api/imports", data=form, headers=headers, content_type="multipart/form-data"
+    )
+
+    assert response.status_code == 422
+    assert response.json["detail"] == f"The file has more than {limit} rows; split it."
+    assert client.get("/api/entries", headers=headers).json["items"] == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from service import entries
@@ -23,6 +25,7 @@ from service.importers.base import RowInvalid
 from service.importers.base import Span
 from service.importers.base import decode
 from service.importers.base import entry_key
+from service.importers.base import read_ahead
 from service.importers.base import records
 
 FORMATS: dict[str, CsvFormat] = {
@@ -64,32 +67,60 @@ def parse_file(
     data: bytes, *, format_name: str | None, zone: ZoneInfo, max_rows: int
 ) -> ImportResult:
     """Read DATA whole; every bad row is collected, running and empty ones are counted."""
+    result, batches = read_file(data, format_name=format_name, zone=zone, max_rows=max_rows)
+    for batch in batches:
+        result.entries += batch
+    return result
+
+
+def read_file(
+    data: bytes,
+    *,
+    format_name: str | None,
+    zone: ZoneInfo,
+    max_rows: int,
+    batch_rows: int = entries.POSTGRES_UPSERT_CHUNK,
+) -> tuple[ImportResult, Iterator[list[dict[str, object]]]]:
+    """Read DATA's header now; return the result and the entries in batches of BATCH_ROWS.
+
+    The result's rows, errors and skipped counts grow as the batches are read (its
+    `entries` stay empty); a file too long or without rows raises 422 when read that far.
+    """
     names, rows = records(decode(data))
     header = Header(names)
     chosen = choose_format(format_name, set(header.normalised))
     result = ImportResult(chosen.name, chosen.source)
-    seen: Counter[str] = Counter()
-    for line, values in rows:
-        result.rows += 1
-        if result.rows > max_rows:
-            raise APIError(422, f"The file has more than {max_rows} rows; split it.")
-        if len(values) != len(names):
-            reason = f"has {len(values)} fields where the header has {len(names)}"
-            result.errors.append(RowError(line, None, reason))
-            continue
-        try:
-            span = chosen.parse_row(Fields(header, values), zone)
-            entry = to_entry(chosen.source, span, seen)
-        except RowInvalid as exc:
-            result.errors.append(RowError(line, exc.column, exc.reason))
-            continue
-        if isinstance(entry, str):
-            result.skipped[entry] += 1
-        else:
-            result.entries.append(entry)
-    if not result.rows:
-        raise APIError(422, "The file has a header row but no entries.")
-    return result
+
+    def batches() -> Iterator[list[dict[str, object]]]:
+        seen: Counter[str] = Counter()
+        batch: list[dict[str, object]] = []
+        for line, values in rows:
+            result.rows += 1
+            if result.rows > max_rows:
+                raise APIError(422, f"The file has more than {max_rows} rows; split it.")
+            if len(values) != len(names):
+                reason = f"has {len(values)} fields where the header has {len(names)}"
+                result.errors.append(RowError(line, None, reason))
+                continue
+            try:
+                span = chosen.parse_row(Fields(header, values), zone)
+                entry = to_entry(chosen.source, span, seen)
+            except RowInvalid as exc:
+                result.errors.append(RowError(line, exc.column, exc.reason))
+                continue
+            if isinstance(entry, str):
+                result.skipped[entry] += 1
+                continue
+            batch.append(entry)
+            if len(batch) == batch_rows:
+                yield batch
+                batch = []
+        if not result.rows:
+            raise APIError(422, "The file has a header row but no entries.")
+        if batch:
+            yield batch
+
+    return result, batches()
 
 
 def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, object] | str:
@@ -142,21 +173,22 @@ def import_file(
     max_rows: int,
     dry_run: bool = False,
 ) -> dict[str, object]:
-    """Parse DATA and upsert its entries for the user, all or nothing; return what happened."""
+    """Parse DATA and upsert its entries for the user, all or nothing; return what happened.
+
+    On PostgreSQL each batch is written while the next one is parsed, in one transaction
+    that a bad row anywhere in the file rolls back.
+    """
+    upload = Upload(data, format_name, zone, max_rows)
     try:
-        result = parse_file(data, format_name=format_name, zone=zone, max_rows=max_rows)
-    except APIError:
-        metrics.record_import("rejected")
+        counts = entries.upsert_batches(user_id, upload.batches, dry_run=dry_run)
+    except APIError as exc:
+        metrics.record_import("rejected" if exc.status < 500 else "failed")
         raise
-    if result.errors:
-        metrics.record_import("rejected")
-        raise APIError(
-            422,
-            f"{len(result.errors)} rows of the file are invalid; nothing was imported.",
-            errors=[error.as_dict() for error in result.errors],
-        )
-    counts = entries.upsert_rows(user_id, result.entries, dry_run=dry_run)
+    except Exception:
+        metrics.record_import("failed")
+        raise
     metrics.record_import("dry_run" if dry_run else "succeeded")
+    result = upload.result
     return {
         "format": result.format,
         "source": result.source,
@@ -167,3 +199,31 @@ def import_file(
         "skipped": sum(result.skipped.values()),
         "skipped_by_reason": dict(result.skipped),
     }
+
+
+class Upload:
+    """One uploaded file, read afresh for every attempt at writing it."""
+
+    def __init__(self, data: bytes, format_name: str | None, zone: ZoneInfo, max_rows: int):
+        self._read = partial(read_file, data, format_name=format_name, zone=zone, max_rows=max_rows)
+        self.result: ImportResult | None = None
+
+    def batches(self) -> Iterator[list[dict[str, object]]]:
+        """Return the valid entries' batches, parsed one ahead in a thread; 422 at the end
+        (after every row was read) when any row is invalid."""
+        self.result, batches = self._read()
+        return read_ahead(_all_valid(self.result, batches))
+
+
+def _all_valid(
+    result: ImportResult, batches: Iterator[list[dict[str, object]]]
+) -> Iterator[list[dict[str, object]]]:
+    for batch in batches:
+        if not result.errors:
+            yield batch
+    if result.errors:
+        raise APIError(
+            422,
+            f"{len(result.errors)} rows of the file are invalid; nothing was imported.",
+            errors=[error.as_dict() for error in result.errors],
+        )
