@@ -174,7 +174,7 @@ def measure_http(targets: dict[str, dict], args: argparse.Namespace) -> dict[str
         wrk(url_of(target), seconds=1, connections=4, token=target.get("token"))
     for repeat in range(args.repeats):
         for name, target in targets.items():
-            result = balanced_run(target, args)
+            result = undisturbed_run(target, args)
             runs[name].append(result)
             print(
                 f"  repeat {repeat + 1} {name:13} {result['rps']:9.1f} req/s  "
@@ -190,7 +190,7 @@ def url_of(target: dict) -> str:
     return target["server"].url + target["path"]
 
 
-def balanced_run(target: dict, args: argparse.Namespace) -> dict:
+def undisturbed_run(target: dict, args: argparse.Namespace) -> dict:
     """Run wrk on TARGET; run it again while the run was disturbed (see above)."""
     server, connections = target["server"], target.get("connections") or args.connections
     disturbed: list[dict] = []
