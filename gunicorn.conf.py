@@ -10,6 +10,8 @@ import os
 import signal
 import threading
 
+from gunicorn.glogging import Logger
+
 from service import lifecycle
 from service.config import server_settings
 
@@ -67,6 +69,20 @@ logconfig_dict = {
     },
 }
 accesslog = None
+
+
+class AppWritesAccessLines(Logger):
+    """gunicorn's logger, minus the access line the app already writes.
+
+    With `logconfig_dict` set, gunicorn would build every request's access-log fields
+    (headers, times) for a logger that has nowhere to write them.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        """Write nothing: service.observability logs each request."""
+
+
+logger_class = AppWritesAccessLines
 
 
 def child_exit(server, worker):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import runpy
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import psycopg2
 import pytest
 import requests
+from gunicorn.config import Config
 
+from tests.servers import ROOT
 from tests.servers import answers
 from tests.servers import free_port
 from tests.servers import server_env
@@ -29,6 +34,18 @@ def sleeping_queries(url: str) -> int:
             return cursor.fetchone()[0]
     finally:
         conn.close()
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(caplog):
+    """The app logs every request; gunicorn, given a logging config, would log each again."""
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    cfg = Config()
+    cfg.set("logconfig_dict", conf["logconfig_dict"])
+    caplog.set_level(logging.DEBUG, logger="gunicorn.access")
+
+    conf["logger_class"](cfg).access(None, None, {}, timedelta(milliseconds=3))
+
+    assert caplog.records == []
 
 
 @pytest.fixture
