@@ -24,8 +24,9 @@ class OrjsonProvider(DefaultJSONProvider):
 
     sort_keys = False
 
-    def _orjson(self, obj: Any) -> bytes | None:
-        options = OPTIONS | orjson.OPT_SORT_KEYS if self.sort_keys else OPTIONS
+    def _orjson(self, obj: Any, options: int = OPTIONS) -> bytes | None:
+        if self.sort_keys:
+            options |= orjson.OPT_SORT_KEYS
         try:
             return orjson.dumps(obj, default=self.default, option=options)
         except orjson.JSONEncodeError:
@@ -37,9 +38,14 @@ class OrjsonProvider(DefaultJSONProvider):
         return super().dumps(obj, **kwargs) if body is None else body.decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
-        """Build a JSON response like `jsonify`, indented in debug mode as Flask does."""
+        """Build a JSON response like `jsonify`, indented in debug mode as Flask does.
+
+        orjson indents too, so an answer holding pre-rendered JSON (an orjson Fragment, which
+        the standard library cannot write) renders in debug mode as well.
+        """
         indented = (self.compact is None and self._app.debug) or self.compact is False
-        body = None if indented else self._orjson(self._prepare_response_obj(args, kwargs))
+        options = OPTIONS | orjson.OPT_INDENT_2 if indented else OPTIONS
+        body = self._orjson(self._prepare_response_obj(args, kwargs), options)
         if body is None:
             return super().response(*args, **kwargs)
         return self._app.response_class(body + b"\n", mimetype=self.mimetype)

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC
 from datetime import datetime
 
+import orjson
 import pytest
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
@@ -63,6 +64,20 @@ def test_jsonify_falls_back_for_integers_orjson_refuses(flask_app):
         response = flask_app.json.response(duration=10**30)
 
     assert response.get_data() == b'{"duration":1000000000000000000000000000000}\n'
+
+
+def test_pre_rendered_json_is_embedded_compact_and_in_debug_mode_indented(flask_app):
+    flask_app.json = OrjsonProvider(flask_app)
+    item = orjson.Fragment('{"id":"a","duration":2.0}')
+
+    with flask_app.app_context():
+        compact = flask_app.json.response(items=[item]).get_data()
+        flask_app.debug = True
+        indented = flask_app.json.response(items=[item]).get_data()
+
+    assert compact == b'{"items":[{"id":"a","duration":2.0}]}\n'
+    assert indented.startswith(b'{\n  "items": [')
+    assert orjson.loads(indented) == orjson.loads(compact)
 
 
 def test_request_bodies_parse_as_flask_parses_them_and_bad_json_is_a_value_error(flask_app):

@@ -44,7 +44,7 @@ def list_entries():
     """List the caller's entries, newest first, one keyset page at a time."""
     filters = EntryQuery.model_validate(request.args.to_dict())
     page = entries.list_entries(current_user_id(), filters)
-    return jsonify(items=[entry_json(e) for e in page.items], next_cursor=page.next_cursor)
+    return jsonify(items=page.items, next_cursor=page.next_cursor)
 
 
 def versioned(entry: TimeEntry, status: int = 200) -> Response:
