@@ -68,6 +68,8 @@ def prepare_database(args: argparse.Namespace) -> tuple[str, list[dict], float |
     if args.reuse:
         users = seed.existing_users(url)
         if users:
+            removed = seed.remove_run_entries(url)
+            print(f"  reusing the seed; removed {removed:,} entries earlier runs added", flush=True)
             return url, users, None
     url = seed.recreate_database(args.admin_url, args.database)
     users = seed.insert_users(url, args.users)

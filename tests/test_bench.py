@@ -1,10 +1,15 @@
-"""The bench reruns a wrk run that measured the machine's accident, not the app."""
+"""The bench reruns a wrk run that measured the machine's accident, not the app, and a
+reused bench database is measured at its seeded size."""
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 
+from bench import seed
 from bench.run import disturbance
+from service.migrate import migrate
+from service.migrate import open_database
 
 
 @pytest.mark.parametrize(
@@ -30,3 +35,24 @@ def test_a_run_is_disturbed_when_a_worker_was_recycled_or_one_worker_took_every_
     before, after, connections, expected
 ):
     assert disturbance(before, after, connections) == expected
+
+
+def test_a_reused_bench_database_drops_what_earlier_runs_added(fresh_postgres_database):
+    url = fresh_postgres_database()
+    migrate(open_database(url))
+    users = seed.insert_users(url, 2)
+    seed.seed_entries(url, users, 10)
+    seed.copy_entries(url, seed.copy_lines(users[1]["id"], "bench", "run-", 5, 60.0))
+
+    removed = seed.remove_run_entries(url)
+    removed_again = seed.remove_run_entries(url)
+
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT source, count(*) FROM time_entries GROUP BY source")
+            left = dict(cursor.fetchall())
+    finally:
+        conn.close()
+    assert (removed, removed_again) == (5, 0)
+    assert left == {"seed": 10}
