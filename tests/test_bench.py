@@ -4,6 +4,7 @@ reused bench database is measured at its seeded size."""
 from __future__ import annotations
 
 import psycopg2
+import psycopg2.extensions
 import pytest
 
 from bench import seed
@@ -37,6 +38,17 @@ def test_a_run_is_disturbed_when_a_worker_was_recycled_or_one_worker_took_every_
     assert disturbance(before, after, connections) == expected
 
 
+@pytest.fixture
+def blocking_psycopg2():
+    """psycopg2 as the bench scripts run it: COPY is refused while an app's pool has put
+    psycopg2 in its green mode, which is process-wide."""
+    previous = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(None)
+    yield
+    psycopg2.extensions.set_wait_callback(previous)
+
+
+@pytest.mark.usefixtures("blocking_psycopg2")
 def test_a_reused_bench_database_drops_what_earlier_runs_added(fresh_postgres_database):
     url = fresh_postgres_database()
     migrate(open_database(url))
