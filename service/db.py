@@ -174,7 +174,11 @@ def _postgres(
         **db_url.parse(url, unquote_password=True),
         "connect_timeout": connect_timeout,
         # JIT compiling costs ~40 ms per query here and pays off only on long analytics.
-        "options": f"-c statement_timeout={statement_timeout_ms} -c jit=off",
+        # Floats travel in their shortest exact form (PostgreSQL's default since 12), even
+        # where a server or database sets extra_float_digits=0, which rounds to 15 digits.
+        "options": (
+            f"-c statement_timeout={statement_timeout_ms} -c jit=off -c extra_float_digits=1"
+        ),
         "application_name": "time-tracker",
         "connection_factory": _connection_class(connect_timeout, statement_timeout_ms),
     }

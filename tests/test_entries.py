@@ -7,11 +7,15 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+import psycopg2
 import pytest
 
 from service import entries
+from service.migrate import migrate
+from service.migrate import open_database
 from service.models import TimeEntry
 from service.schemas import EntryQuery
+from tests.conftest import PASSWORD
 
 
 def bulk_item(n: int, **fields) -> dict:
@@ -314,6 +318,43 @@ def test_each_listed_entry_reads_byte_for_byte_as_the_entry_itself(
     items = b",".join(singles[entry_id].rstrip(b"\n") for entry_id in order)
     assert sorted(order) == sorted(singles)
     assert listed.get_data() == b'{"items":[' + items + b'],"next_cursor":null}\n'
+
+
+@pytest.fixture
+def rounding_database(fresh_postgres_database) -> str:
+    """A migrated PostgreSQL database whose sessions round floats to 15 digits by default."""
+    url = fresh_postgres_database()
+    migrate(open_database(url))
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "DO $$ BEGIN EXECUTE format("
+                "'ALTER DATABASE %I SET extra_float_digits = 0', current_database()); END $$"
+            )
+    finally:
+        conn.close()
+    return url
+
+
+def test_durations_keep_every_digit_where_the_database_would_round_them(
+    make_app, rounding_database
+):
+    client = make_app(rounding_database).test_client()
+    account = {"email": "rounding@example.com", "password": PASSWORD}
+    client.post("/auth/register", json=account)
+    token = client.post("/auth/login", json=account).json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post(
+        "/api/entries", json={"date": "2026-11-02T09:00:00Z", "duration": 1 / 3}, headers=headers
+    )
+
+    [listed] = client.get("/api/entries", headers=headers).json["items"]
+    fetched = client.get(f"/api/entries/{listed['id']}", headers=headers).json
+
+    assert created.status_code == 201
+    assert listed["duration"] == fetched["duration"] == 1 / 3
 
 
 def test_a_tiny_duration_lists_as_the_same_float(client, auth_headers, make_entry):
