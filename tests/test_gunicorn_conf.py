@@ -37,7 +37,7 @@ def sleeping_queries(url: str) -> int:
 
 
 def test_gunicorn_builds_no_access_line_of_its_own(caplog):
-    """The app logs every request; gunicorn, given a logging config, would log each again."""
+    """The app logs every request; given a logging config, gunicorn would build a line too."""
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     cfg = Config()
     cfg.set("logconfig_dict", conf["logconfig_dict"])
