@@ -365,13 +365,11 @@ def upsert_rows(
     reports reruns the whole batch (once only inside an outer transaction).
     """
     ordered = sorted(rows, key=_key)
-    if is_postgres(db) and not dry_run:
-        statements = [
-            ordered[start : start + POSTGRES_UPSERT_CHUNK]
-            for start in range(0, len(ordered), POSTGRES_UPSERT_CHUNK)
-        ]
-        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, statements))
-    return rerun_on_deadlock(lambda: _upsert_rows(user_id, ordered, dry_run))
+    statements = [
+        ordered[start : start + POSTGRES_UPSERT_CHUNK]
+        for start in range(0, len(ordered), POSTGRES_UPSERT_CHUNK)
+    ]
+    return upsert_batches(user_id, lambda: statements, dry_run=dry_run)
 
 
 def upsert_batches(
@@ -380,19 +378,20 @@ def upsert_batches(
     *,
     dry_run: bool = False,
 ) -> UpsertCounts:
-    """Upsert the rows of the batches BATCHES() yields, as upsert_rows does, as they come.
+    """Upsert the rows of the batches BATCHES() yields in one transaction, as they come.
 
     Keys must not repeat across batches. On PostgreSQL each batch (of at most
     POSTGRES_UPSERT_CHUNK rows) is one statement, in key order, sent as soon as it is
     yielded; an exception from the batches rolls back all of them. A deadlock calls
     BATCHES again, for a fresh iterable. Elsewhere, and with DRY_RUN, the rows are gathered
-    first and go through upsert_rows.
+    first and written (or counted) in key order.
     """
     if is_postgres(db) and not dry_run:
         return rerun_on_deadlock(
             lambda: _upsert_postgres(user_id, (sorted(batch, key=_key) for batch in batches()))
         )
-    return upsert_rows(user_id, [row for batch in batches() for row in batch], dry_run=dry_run)
+    ordered = sorted((row for batch in batches() for row in batch), key=_key)
+    return rerun_on_deadlock(lambda: _upsert_rows(user_id, ordered, dry_run))
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str]:
