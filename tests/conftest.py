@@ -74,13 +74,13 @@ def postgres_server() -> str:
 
 
 @pytest.fixture(scope="session")
-def fresh_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
-    """Create empty PostgreSQL databases on demand; drop them all at the end."""
+def fresh_postgres_database(postgres_server: str) -> Iterator[Callable[..., str]]:
+    """Create empty PostgreSQL databases on demand (CREATE DATABASE OPTIONS); drop them all."""
     created: list[str] = []
 
-    def create() -> str:
+    def create(options: str = "") -> str:
         name = f"tt_test_{uuid.uuid4().hex[:12]}"
-        admin_execute(f'CREATE DATABASE "{name}"')
+        admin_execute(f'CREATE DATABASE "{name}" {options}')
         created.append(name)
         return with_database(postgres_server, name)
 

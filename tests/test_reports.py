@@ -12,7 +12,6 @@ import pytest
 from service.db import local_bucket
 from service.migrate import migrate
 from service.migrate import open_database
-from tests.conftest import empty_tables
 
 # Around Europe/Berlin's and America/New_York's autumn DST changes (2026-10-25, 2026-11-01),
 # the spring one (2026-03-29) and month and ISO-week edges, at local midnights.
@@ -93,11 +92,10 @@ def test_buckets_follow_the_zone_across_dst_and_match_python(client, stored, zon
     assert response.json == expected(tuple(group_by.split(",")), zone)
 
 
-def test_both_databases_give_the_same_report(request, make_app, tmp_path):
+def answers_on_both_databases(make_app, tmp_path, postgres_url, entries, queries) -> list[list]:
+    """Store ENTRIES for a new user on SQLite and on PostgreSQL; answer QUERIES on each."""
     sqlite_url = f"sqlite:///{tmp_path / 'both.db'}"
     migrate(open_database(sqlite_url))
-    postgres_url = request.getfixturevalue("postgres_url")
-    empty_tables(postgres_url)
     answers = []
     for url in (sqlite_url, postgres_url):
         client = make_app(url).test_client()
@@ -106,13 +104,100 @@ def test_both_databases_give_the_same_report(request, make_app, tmp_path):
             "/auth/login", json={"email": "a@example.com", "password": "pass-word-1"}
         )
         headers = {"Authorization": f"Bearer {login.json['access_token']}"}
-        client.put("/api/entries/bulk", json={"entries": items()}, headers=headers)
-        query = "group_by=week,project&tz=Europe/Berlin&from=2026-03-01T00:00:00%2B01:00"
-        answers.append(client.get(f"/api/reports/summary?{query}", headers=headers).json)
+        stored = client.put("/api/entries/bulk", json={"entries": entries}, headers=headers)
+        assert stored.status_code == 200, stored.json
+        answers.append(
+            [client.get(f"/api/reports/summary?{query}", headers=headers) for query in queries]
+        )
+    return answers
 
-    assert answers[0] == answers[1]
-    assert answers[0]["total"]["entries"] == len(STARTS)
-    assert answers[0]["rows"]
+
+def test_both_databases_give_the_same_report(make_app, tmp_path, pg_url):
+    query = "group_by=week,project&tz=Europe/Berlin&from=2026-03-01T00:00:00%2B01:00"
+
+    [sqlite], [postgres] = answers_on_both_databases(make_app, tmp_path, pg_url, items(), [query])
+
+    assert sqlite.json == postgres.json
+    assert sqlite.json["total"]["entries"] == len(STARTS)
+    assert sqlite.json["rows"]
+
+
+# Keys that JSON must escape, that sort differently by collation, or that are missing;
+# sums exactly on a hundredths tie, just below one in binary, and a whole number of hours.
+AWKWARD = [
+    ("2026-11-02T09:00:00Z", 0.125, 'say "hi" \\ /'),
+    ("2026-11-02T10:00:00Z", 0.285, "tab\t nl\n \x01 \x7f"),
+    ("2026-11-09T09:00:00Z", 1 / 3, "Grüße 😀 \u2028\u2029 </script>"),
+    ("2026-11-09T10:00:00Z", 1 / 3, "Grüße 😀 \u2028\u2029 </script>"),
+    ("2026-11-09T11:00:00Z", 1 / 3, "Grüße 😀 \u2028\u2029 </script>"),
+    ("2026-12-01T09:00:00Z", 2, "apollo"),
+    ("2026-12-01T10:00:00Z", 24, "Apollo"),
+    ("2026-12-02T09:00:00Z", 1.5, "Zeta"),
+    ("2026-12-02T10:00:00Z", 0.01, ""),
+    ("2026-12-03T09:00:00Z", 7.77, None),
+]
+AWKWARD_QUERIES = [
+    "group_by=project",
+    "group_by=project,week&tz=America/New_York",
+    "group_by=month,source",
+    "group_by=day",
+    "group_by=day&from=2030-01-01T00:00:00Z",
+]
+
+
+@pytest.fixture
+def english_collation_url(fresh_postgres_database) -> str:
+    """A migrated database whose text sorts as people read it: apollo, Apollo, Zeta."""
+    url = fresh_postgres_database("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+    migrate(open_database(url))
+    return url
+
+
+def test_postgresql_writes_the_report_byte_for_byte_as_sqlite_does(
+    make_app, tmp_path, english_collation_url
+):
+    """PostgreSQL renders the report's JSON itself; it must be what Python renders,
+    rows in code-point order whatever the database's collation."""
+    entries = [
+        {"date": start, "duration": hours, "project": project, "external_id": f"a{n}"}
+        for n, (start, hours, project) in enumerate(AWKWARD)
+    ]
+
+    sqlite, postgres = answers_on_both_databases(
+        make_app, tmp_path, english_collation_url, entries, AWKWARD_QUERIES
+    )
+
+    for query, from_sqlite, from_postgres in zip(AWKWARD_QUERIES, sqlite, postgres, strict=True):
+        assert from_sqlite.status_code == from_postgres.status_code == 200
+        assert from_postgres.get_data() == from_sqlite.get_data(), query
+    projects = [row["project"] for row in postgres[0].json["rows"]]
+    assert projects == [*sorted({p for *_, p in AWKWARD if p is not None}), None]
+    assert postgres[-1].json == {"rows": [], "total": {"hours": 0.0, "entries": 0}}
+
+
+def test_hours_round_half_up_to_hundredths(client, auth_headers):
+    entries = [
+        {"date": start, "duration": hours, "project": project, "external_id": str(n)}
+        for n, (start, hours, project) in enumerate(
+            [
+                ("2026-11-02T09:00:00Z", 0.125, "tie"),
+                ("2026-11-02T10:00:00Z", 0.285, "below a tie in binary"),
+                ("2026-11-02T11:00:00Z", 0.004, "under a half"),
+            ]
+        )
+    ]
+    client.put("/api/entries/bulk", json={"entries": entries}, headers=auth_headers)
+
+    response = client.get("/api/reports/summary?group_by=project", headers=auth_headers)
+
+    assert response.json == {
+        "rows": [
+            {"project": "below a tie in binary", "hours": 0.29, "entries": 1},
+            {"project": "tie", "hours": 0.13, "entries": 1},
+            {"project": "under a half", "hours": 0.0, "entries": 1},
+        ],
+        "total": {"hours": 0.41, "entries": 3},
+    }
 
 
 def test_filters_narrow_the_report(client, stored):
