@@ -58,6 +58,16 @@ def test_postgresql_sessions_have_a_statement_timeout_and_no_jit(postgres_url):
     assert settings == ["1500ms", "off"]
 
 
+@pytest.mark.parametrize(("query", "expected"), [("", "disable"), ("?gssencmode=prefer", "prefer")])
+def test_postgresql_connections_skip_gssapi_unless_the_url_asks(postgres_url, query, expected):
+    database = make_database(postgres_url + query, pooled=False)
+
+    with database.connection_context():
+        mode = database.connection().get_dsn_parameters()["gssencmode"]
+
+    assert mode == expected
+
+
 def test_sqlite_file_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path):
     database = make_database(f"sqlite:///{tmp_path / 'nested' / 'app.db'}")
 
