@@ -7,6 +7,7 @@ repeat, so the ratios hold on a shared, noisy machine. See the README's Benchmar
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
@@ -369,6 +370,15 @@ def check_tools() -> None:
         sys.exit("make bench needs wrk (Debian package): apt-get install -y wrk")
 
 
+def compile_service() -> None:
+    """Byte-compile the service as pip does in the image.
+
+    The editable install leaves it as source; where PYTHONDONTWRITEBYTECODE is set, every
+    worker compiled all of it at start, and kept 0.8 MiB more than a worker of the image.
+    """
+    compileall.compile_dir(ROOT / "service", quiet=1)
+
+
 def stop_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit, so the servers are stopped on the way out."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
@@ -379,6 +389,7 @@ def main() -> None:
     args = parse_args()
     stop_on_sigterm()
     check_tools()
+    compile_service()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     print(f"bench {run_id}: database {args.database}, {args.entries:,} entries", flush=True)
