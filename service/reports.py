@@ -39,14 +39,14 @@ def _bucket(unit: str, zone: str) -> peewee.Node:
     return peewee.fn.local_bucket(TimeEntry.date, zone, unit).coerce(False)
 
 
+def _key(group: str, zone: str) -> peewee.Node:
+    column = _bucket(group, zone) if group in TIME_GROUPS else getattr(TimeEntry, group)
+    return column.alias(group)
+
+
 def _grouped(user_id: uuid.UUID, query: ReportQuery) -> peewee.ModelSelect:
     """Select each group's keys (named after the groups), summed hours and entry count."""
-    columns = [
-        (_bucket(group, query.tz) if group in TIME_GROUPS else getattr(TimeEntry, group)).alias(
-            group
-        )
-        for group in query.groups
-    ]
+    columns = [_key(group, query.tz) for group in query.groups]
     return (
         filtered(owned_by(user_id), query)
         .select(
@@ -113,11 +113,10 @@ def _as_json(grouped_sql: str, groups: tuple[str, ...]) -> str:
     )
     return f"""
 SELECT '{{"rows":[' || coalesce(string_agg(row_to_json(r)::text, ',' ORDER BY {order}), '')
-    || '],"total":{{"hours":' || {_number("round(coalesce(sum(h.exact), 0), 2)")}
+    || '],"total":{{"hours":' || {_number("round(coalesce(sum(g.hours::numeric), 0), 2)")}
     || ',"entries":' || coalesce(sum(g.entries), 0) || '}}}}'
 FROM ({grouped_sql}) AS g
-CROSS JOIN LATERAL (SELECT g.hours::numeric AS exact) AS h
-CROSS JOIN LATERAL (SELECT round(h.exact, 2) AS cents) AS c
+CROSS JOIN LATERAL (SELECT round(g.hours::numeric, 2) AS cents) AS c
 CROSS JOIN LATERAL (
     SELECT {keys}, ({_number("c.cents")})::json AS hours, g.entries
 ) AS r
