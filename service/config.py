@@ -10,6 +10,8 @@ from typing import Any
 
 import limits
 from cryptography.fernet import Fernet
+from jwt.utils import is_pem_format
+from jwt.utils import is_ssh_key
 
 INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
@@ -17,6 +19,20 @@ MIN_SECRET_BYTES = 32
 
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message names the variable."""
+
+
+def shared_secret_problem(secret: str) -> str | None:
+    """Say why SECRET cannot be an HS256 secret, or return None when it can.
+
+    A PEM or SSH key or a JWK pasted as the secret is the mistake PyJWT guards against when
+    it signs; here it stops the service at start instead. service.keys relies on this check.
+    """
+    raw = secret.encode()
+    if len(raw) < MIN_SECRET_BYTES:
+        return f"at least {MIN_SECRET_BYTES} bytes long"
+    if is_pem_format(raw) or is_ssh_key(raw) or raw.lstrip().startswith((b"{", b"[")):
+        return "a random shared secret, not a PEM or SSH key or a JWK"
+    return None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -97,8 +113,9 @@ def _jwt_secret(env: Mapping[str, str], app_env: str, algorithm: str) -> str | N
         return None
     if secret is None:
         raise ConfigError("JWT_SECRET (or JWT_SECRET_FILE) must be set in production")
-    if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+    problem = shared_secret_problem(secret)
+    if problem:
+        raise ConfigError(f"JWT_SECRET must be {problem}")
     return secret
 
 
@@ -139,8 +156,10 @@ def _previous_secrets(env: Mapping[str, str]) -> list[str]:
     """Return the retired HS256 secrets still accepted, one per line of the setting."""
     text = _read_secret(env, "JWT_PREVIOUS_SECRETS") or ""
     retired = [line.strip() for line in text.splitlines() if line.strip()]
-    if any(len(secret.encode()) < MIN_SECRET_BYTES for secret in retired):
-        raise ConfigError(f"JWT_PREVIOUS_SECRETS must each be at least {MIN_SECRET_BYTES} bytes")
+    for secret in retired:
+        problem = shared_secret_problem(secret)
+        if problem:
+            raise ConfigError(f"JWT_PREVIOUS_SECRETS must each be {problem}")
     return retired
 
 

@@ -8,6 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import make_server
 
 from service.config import ConfigError
@@ -186,6 +187,65 @@ def test_eddsa_needs_no_shared_secret(tmp_path):
 def test_bad_key_settings_are_config_errors(settings, message):
     with pytest.raises(ConfigError, match=message):
         load_config(env={"JWT_SECRET": "s" * 40, **settings})
+
+
+def ssh_public_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+PASTED_KEYS = {
+    "PEM private key": lambda: rsa_pem().decode(),
+    "SSH public key": ssh_public_key,
+    "JWK": lambda: '{"kty": "oct", "k": "' + "A" * 43 + '"}',
+}
+
+
+@pytest.mark.parametrize(
+    ("setting", "pasted", "message"),
+    [
+        *[("JWT_SECRET", kind, "must be a random shared secret") for kind in PASTED_KEYS],
+        ("JWT_PREVIOUS_SECRETS", "SSH public key", "must each be a random shared secret"),
+        ("JWT_PREVIOUS_SECRETS", "JWK", "must each be a random shared secret"),
+        # One secret per line: a PEM falls apart into its lines, the first too short.
+        ("JWT_PREVIOUS_SECRETS", "PEM private key", "must each be at least 32 bytes"),
+    ],
+)
+def test_a_key_pasted_as_a_shared_secret_stops_the_service(setting, pasted, message):
+    env = {"JWT_SECRET": "s" * 40, setting: PASTED_KEYS[pasted]()}
+
+    with pytest.raises(ConfigError, match=f"{setting} {message}"):
+        load_config(env=env)
+
+
+def test_the_settings_secret_is_not_sniffed_for_keys_on_every_token(
+    make_app, database_url, monkeypatch
+):
+    """PyJWT would parse the secret as DER on every sign and verify (cryptography's code,
+    3.7 MiB of pages per worker); the secret from the settings was checked at start."""
+    app = make_app(database_url)
+
+    def sniffed(_key):
+        raise AssertionError("the settings' secret was parsed as a DER key")
+
+    monkeypatch.setattr(jwt.algorithms.HMACAlgorithm, "_is_der_key", staticmethod(sniffed))
+    token = sign_in(app)
+    me = app.test_client().get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert me.status_code == 200
+
+
+def test_any_other_hmac_key_is_still_checked_by_pyjwt(app):
+    public_der = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    with pytest.raises(jwt.InvalidKeyError, match="asymmetric key"):
+        jwt.encode({"sub": "x"}, public_der, algorithm="HS256")
 
 
 def test_previous_public_keys_must_be_ed25519(tmp_path):
