@@ -284,7 +284,8 @@ class ReportQuery(EntryFilters):
 class Answer(BaseModel):
     """A response body: documented in the contract, never parsed from a request."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Only the OpenAPI document reads these models; pydantic builds them for it, on demand.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class FieldProblem(Answer):
