@@ -30,7 +30,7 @@ def shared_secret_problem(secret: str) -> str | None:
     raw = secret.encode()
     if len(raw) < MIN_SECRET_BYTES:
         return f"at least {MIN_SECRET_BYTES} bytes long"
-    if is_pem_format(raw) or is_ssh_key(raw) or raw.lstrip().startswith((b"{", b"[")):
+    if is_pem_format(raw) or is_ssh_key(raw) or raw.lstrip().startswith(b"{"):
         return "a random shared secret, not a PEM or SSH key or a JWK"
     return None
 
