@@ -9,6 +9,7 @@ import pytest
 
 from bench import seed
 from bench.run import disturbance
+from bench.run import schedule
 from service.migrate import migrate
 from service.migrate import open_database
 
@@ -68,3 +69,23 @@ def test_a_reused_bench_database_drops_what_earlier_runs_added(fresh_postgres_da
         conn.close()
     assert (removed, removed_again) == (5, 0)
     assert left == {"seed": 10}
+
+
+def test_each_figure_and_its_ceilings_take_turns_running_first_and_the_report_comes_last():
+    names = ["livez", "bare_wsgi", "bare_flask", "health", "select1", "entries"]
+    names += ["psycopg_list", "report"]
+
+    runs = schedule(names, repeats=2)
+
+    first, second = ([name for repeat, name in runs if repeat == r] for r in (0, 1))
+    assert first[:3] == ["livez", "bare_wsgi", "bare_flask"]
+    assert second[:3] == ["bare_flask", "bare_wsgi", "livez"]
+    assert second.index("select1") < second.index("health")
+    assert runs[-2:] == [(0, "report"), (1, "report")]
+    assert sorted(runs) == sorted((r, name) for r in (0, 1) for name in names)
+
+
+def test_a_skipped_target_leaves_the_rest_of_its_schedule_alone():
+    runs = schedule(["livez", "bare_flask", "entries"], repeats=1)
+
+    assert runs == [(0, "livez"), (0, "bare_flask"), (0, "entries")]
