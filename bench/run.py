@@ -194,7 +194,7 @@ def schedule(names: list[str], repeats: int) -> list[tuple[int, str]]:
 
     A figure and its ceilings run back to back, the figure first in even repeats and last
     in odd ones: the first run after another group's load is the slower (right after the
-    report, /livez read 5,150 req/s first and 6,400 second, in 4 runs each), so figure and
+    report, /livez read 5,150 req/s first in 4 runs, 6,400 second in 3), so figure and
     ceiling pay for it equally often. Targets without a ceiling (the report) run after
     every pair, so their load precedes no pair.
     """
