@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 
-import limits
 from cryptography.fernet import Fernet
 from jwt.utils import is_pem_format
 from jwt.utils import is_ssh_key
@@ -163,12 +164,47 @@ def _previous_secrets(env: Mapping[str, str]) -> list[str]:
     return retired
 
 
+class Rate(NamedTuple):
+    """AMOUNT requests per SECONDS, counted in fixed windows (service.ratelimit)."""
+
+    amount: int
+    seconds: int
+
+
+_RATE = re.compile(r"(\d+)\s*(?:/|per)\s*(\d*)\s*(second|minute|hour|day)s?", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rates(text: str) -> tuple[Rate, ...]:
+    """Read '10 per minute', '10/minute' or '100 per 5 minutes', several joined by ';'."""
+    rates = []
+    for part in text.split(";"):
+        match = _RATE.fullmatch(part.strip())
+        if match is None:
+            raise ValueError(f"not a rate: {part.strip()!r}")
+        amount, count, unit = match.groups()
+        rates.append(Rate(int(amount), int(count or 1) * _UNIT_SECONDS[unit.lower()]))
+    return tuple(rates)
+
+
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name) or default
     try:
-        limits.parse_many(value)
+        rates = parse_rates(value)
     except ValueError:
         raise ConfigError(f"{name} must be a rate such as '10 per minute', got {value!r}") from None
+    if not all(rate.amount and rate.seconds for rate in rates):
+        raise ConfigError(f"{name} must allow at least 1 request in at least 1 s, got {value!r}")
+    return value
+
+
+def _rate_store(env: Mapping[str, str]) -> str:
+    value = env.get("RATE_LIMIT_STORAGE_URI") or "memory://"
+    if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            "RATE_LIMIT_STORAGE_URI must be memory:// or a Redis URL "
+            f"(redis://, rediss://, unix://), got {value!r}"
+        )
     return value
 
 
@@ -240,7 +276,7 @@ def load_config(
         "ACCESS_TOKEN_TTL": _int(env, "ACCESS_TOKEN_TTL", 15 * 60, minimum=1),
         "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=1),
         "SERVICE_TOKEN_TTL": _int(env, "SERVICE_TOKEN_TTL", 5 * 60, minimum=1),
-        "RATE_LIMIT_STORAGE_URI": env.get("RATE_LIMIT_STORAGE_URI") or "memory://",
+        "RATE_LIMIT_STORAGE_URI": _rate_store(env),
         "RATE_LIMIT_KEY_PREFIX": env.get("RATE_LIMIT_KEY_PREFIX") or "time-tracker",
         "RATE_LIMIT_PER_ADDRESS": _rate(env, "RATE_LIMIT_PER_ADDRESS", "30 per minute"),
         "RATE_LIMIT_PER_ACCOUNT": _rate(env, "RATE_LIMIT_PER_ACCOUNT", "10 per minute"),

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 import redis
 
 from service.config import ConfigError
+from service.config import Rate
+from service.config import parse_rates
+from service.ratelimit import STORE_RETRY_SECONDS
+from service.ratelimit import FallingBack
+from service.ratelimit import MemoryCounters
+from service.ratelimit import Window
+from service.ratelimit import open_counters
 from tests.conftest import PASSWORD
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -201,3 +209,134 @@ def test_behind_a_trusted_proxy_each_client_address_is_limited_alone(make_app, d
 
     assert [login("203.0.113.1", "ann"), login("203.0.113.2", "bob")] == [401, 401]
     assert login("203.0.113.1", "cid") == 429
+
+
+def test_limits_still_hold_in_memory_while_the_store_is_down(make_app, database_url):
+    client = make_app(
+        database_url,
+        RATE_LIMIT_STORAGE_URI="redis://127.0.0.1:1",
+        RATE_LIMIT_PER_ACCOUNT="2 per minute",
+    ).test_client()
+
+    statuses = [client.post("/auth/login", json=credentials("ann")).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 429]
+
+
+def test_a_sign_in_answer_says_when_its_window_resets(limited_client):
+    before = time.time()
+
+    response = limited_client.post("/auth/login", json=credentials("ann"))
+
+    assert before < int(response.headers["X-RateLimit-Reset"]) <= before + 61
+
+
+@pytest.mark.parametrize(
+    ("text", "rates"),
+    [
+        ("10 per minute", (Rate(10, 60),)),
+        ("10/minute", (Rate(10, 60),)),
+        ("100 per 5 minutes", (Rate(100, 300),)),
+        ("5 per second; 100 per hour", (Rate(5, 1), Rate(100, 3600))),
+        ("2 PER DAY", (Rate(2, 86400),)),
+    ],
+)
+def test_rates_read_as_the_settings_table_says(text, rates):
+    assert parse_rates(text) == rates
+
+
+@pytest.mark.parametrize(
+    "value", ["10 per fortnight", "0 per minute", "10 per 0 minutes", "10 per minute;", "10"]
+)
+def test_a_rate_that_allows_nothing_or_reads_as_nothing_is_a_config_error(
+    make_app, database_url, value
+):
+    with pytest.raises(ConfigError, match="RATE_LIMIT_PER_ACCOUNT"):
+        make_app(database_url, RATE_LIMIT_PER_ACCOUNT=value)
+
+
+def test_a_store_other_than_memory_or_redis_is_a_config_error(make_app, database_url):
+    with pytest.raises(ConfigError, match="RATE_LIMIT_STORAGE_URI"):
+        make_app(database_url, RATE_LIMIT_STORAGE_URI="memcached://127.0.0.1:11211")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_window_runs_from_its_first_hit_and_the_next_from_the_next_hit():
+    clock = Clock(1000.0)
+    counters = MemoryCounters(clock=clock)
+
+    first = counters.hit("k", 60)
+    clock.now = 1059.0
+    second = counters.hit("k", 60)
+    clock.now = 1070.0
+    third = counters.hit("k", 60)
+
+    assert [first, second, third] == [Window(1, 1060.0), Window(2, 1060.0), Window(1, 1130.0)]
+    assert counters.peek("unknown") == Window(0, 1070.0)
+
+
+def test_ended_windows_are_dropped_as_the_table_grows():
+    clock = Clock(0.0)
+    counters = MemoryCounters(prune_at=10, clock=clock)
+    for i in range(9):
+        counters.hit(f"old-{i}", 1)
+    clock.now = 5.0
+
+    counters.hit("new", 60)
+
+    assert len(counters) == 1
+    assert counters.peek("new").hits == 1
+
+
+def test_a_redis_window_always_has_an_end(redis_storage):
+    counters = open_counters(REDIS_URL)
+    key = f"{redis_storage['RATE_LIMIT_KEY_PREFIX']}:window"
+    connection = redis.Redis.from_url(REDIS_URL)
+    connection.set(key, 7)
+
+    window = counters.hit(key, 60)
+
+    assert window.hits == 8
+    assert 0 < connection.pttl(key) <= 60_000
+    assert counters.peek(key).hits == 8
+    counters.clear(key)
+    assert counters.peek(key).hits == 0
+    connection.close()
+
+
+class FlakyStore:
+    """A shared store that is down until the test brings it up."""
+
+    errors = (ConnectionError,)
+
+    def __init__(self) -> None:
+        self.up = False
+        self.counters = MemoryCounters()
+
+    def hit(self, key: str, seconds: int) -> Window:
+        if not self.up:
+            raise ConnectionError("store down")
+        return self.counters.hit(key, seconds)
+
+
+def test_counting_goes_back_to_the_store_a_few_seconds_after_it_failed():
+    store, memory, clock = FlakyStore(), MemoryCounters(), Clock(0.0)
+    counters = FallingBack(store, memory, clock=clock)
+    counters.hit("k", 60)
+    store.up = True
+
+    clock.now = STORE_RETRY_SECONDS - 0.1
+    counters.hit("k", 60)
+    clock.now = STORE_RETRY_SECONDS
+    counters.hit("k", 60)
+
+    assert (memory.peek("k").hits, store.counters.peek("k").hits) == (2, 1)
