@@ -176,9 +176,10 @@ _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 def parse_rates(text: str) -> tuple[Rate, ...]:
-    """Read '10 per minute', '10/minute' or '100 per 5 minutes', several joined by ';'."""
+    """Read '10 per minute', '10/minute' or '100 per 5 minutes', several joined by ';'
+    (or ',' or '|', as flask-limiter read them)."""
     rates = []
-    for part in text.split(";"):
+    for part in re.split(r"[;,|]", text):
         match = _RATE.fullmatch(part.strip())
         if match is None:
             raise ValueError(f"not a rate: {part.strip()!r}")

@@ -238,6 +238,7 @@ def test_a_sign_in_answer_says_when_its_window_resets(limited_client):
         ("10/minute", (Rate(10, 60),)),
         ("100 per 5 minutes", (Rate(100, 300),)),
         ("5 per second; 100 per hour", (Rate(5, 1), Rate(100, 3600))),
+        ("5/second, 100/hour", (Rate(5, 1), Rate(100, 3600))),
         ("2 PER DAY", (Rate(2, 86400),)),
     ],
 )
