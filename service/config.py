@@ -188,7 +188,7 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
     return tuple(rates)
 
 
-def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+def _rate(env: Mapping[str, str], name: str, default: str) -> tuple[Rate, ...]:
     value = env.get(name) or default
     try:
         rates = parse_rates(value)
@@ -196,7 +196,7 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
         raise ConfigError(f"{name} must be a rate such as '10 per minute', got {value!r}") from None
     if not all(rate.amount and rate.seconds for rate in rates):
         raise ConfigError(f"{name} must allow at least 1 request in at least 1 s, got {value!r}")
-    return value
+    return rates
 
 
 def _rate_store(env: Mapping[str, str]) -> str:

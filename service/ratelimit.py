@@ -31,7 +31,6 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from service.config import Rate
-from service.config import parse_rates
 from service.errors import APIError
 from service.schemas import load_json
 
@@ -325,8 +324,8 @@ def init_rate_limits(app: Flask) -> None:
     counters = open_counters(config["RATE_LIMIT_STORAGE_URI"])
     limits = SignInLimits(
         counters,
-        parse_rates(config["RATE_LIMIT_PER_ADDRESS"]),
-        parse_rates(config["RATE_LIMIT_PER_ACCOUNT"]),
+        config["RATE_LIMIT_PER_ADDRESS"],
+        config["RATE_LIMIT_PER_ACCOUNT"],
         config["RATE_LIMIT_KEY_PREFIX"],
     )
     for endpoint in LIMITED_ENDPOINTS:
