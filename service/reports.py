@@ -27,9 +27,10 @@ from service.entries import owned_by
 from service.models import TimeEntry
 from service.schemas import ReportQuery
 
-TIME_GROUPS = ("day", "week", "month")
-CENT = Decimal("0.01")
+# The time groups, each with the text PostgreSQL writes its bucket as (a week is its Monday).
 _BUCKET_TEXT = {"day": "YYYY-MM-DD", "week": "YYYY-MM-DD", "month": "YYYY-MM"}
+TIME_GROUPS = tuple(_BUCKET_TEXT)
+CENT = Decimal("0.01")
 
 
 def _bucket(unit: str, zone: str) -> peewee.Node:
