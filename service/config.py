@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from jwt.utils import is_pem_format
@@ -202,11 +203,20 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> tuple[Rate, ...]:
 def _rate_store(env: Mapping[str, str]) -> str:
     value = env.get("RATE_LIMIT_STORAGE_URI") or "memory://"
     if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
-        raise ConfigError(
-            "RATE_LIMIT_STORAGE_URI must be memory:// or a Redis URL "
-            f"(redis://, rediss://, unix://), got {value!r}"
-        )
-    return value
+        problem = "memory:// or a Redis URL (redis://, rediss://, unix://)"
+    elif not _has_valid_port(value):
+        problem = "a URL whose port is a number from 1 to 65535"
+    else:
+        return value
+    raise ConfigError(f"RATE_LIMIT_STORAGE_URI must be {problem}, got {value!r}")
+
+
+def _has_valid_port(url: str) -> bool:
+    """Tell whether URL names no port or one a client can connect to."""
+    try:
+        return urlsplit(url).port != 0
+    except ValueError:
+        return False
 
 
 def _private_key(env: Mapping[str, str], algorithm: str) -> str | None:

@@ -256,9 +256,12 @@ def test_a_rate_that_allows_nothing_or_reads_as_nothing_is_a_config_error(
         make_app(database_url, RATE_LIMIT_PER_ACCOUNT=value)
 
 
-def test_a_store_other_than_memory_or_redis_is_a_config_error(make_app, database_url):
+@pytest.mark.parametrize(
+    "uri", ["memcached://127.0.0.1:11211", "redis://127.0.0.1:six", "redis://127.0.0.1:99999"]
+)
+def test_a_store_other_than_memory_or_a_redis_url_is_a_config_error(make_app, database_url, uri):
     with pytest.raises(ConfigError, match="RATE_LIMIT_STORAGE_URI"):
-        make_app(database_url, RATE_LIMIT_STORAGE_URI="memcached://127.0.0.1:11211")
+        make_app(database_url, RATE_LIMIT_STORAGE_URI=uri)
 
 
 class Clock:
