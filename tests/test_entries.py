@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC
 from datetime import datetime
@@ -11,6 +12,7 @@ import psycopg2
 import pytest
 
 from service import entries
+from service.errors import APIError
 from service.migrate import migrate
 from service.migrate import open_database
 from service.models import TimeEntry
@@ -399,3 +401,42 @@ def test_text_with_a_nul_character_is_422_not_a_database_error(client, auth_head
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json["errors"]] == [field]
+
+
+def counted(items: list, taken: list):
+    """Yield ITEMS, noting in TAKEN each one as it is produced; an exception is raised."""
+    for item in items:
+        if isinstance(item, Exception):
+            raise item
+        taken.append(item)
+        yield item
+
+
+def test_read_ahead_yields_every_item_in_order_from_another_thread():
+    threads = []
+
+    def produce():
+        for n in range(5):
+            threads.append(threading.current_thread())
+            yield n
+
+    assert list(entries.read_ahead(produce())) == [0, 1, 2, 3, 4]
+    assert threading.current_thread() not in threads
+
+
+def test_read_ahead_raises_the_producers_error_after_the_items_before_it():
+    items = entries.read_ahead(counted([1, 2, APIError(422, "bad file"), 3], []))
+
+    assert [next(items), next(items)] == [1, 2]
+    with pytest.raises(APIError, match="bad file"):
+        next(items)
+
+
+def test_read_ahead_stops_one_item_ahead_when_closed():
+    taken: list[int] = []
+    items = entries.read_ahead(counted(list(range(10)), taken))
+
+    assert next(items) == 0
+    items.close()
+
+    assert taken == [0, 1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,6 @@ from service.importers import parse_file
 from service.importers import read_file
 from service.importers.base import RowInvalid
 from service.importers.base import parse_hours
-from service.importers.base import read_ahead
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -260,42 +258,3 @@ def test_a_file_read_in_batches_gives_the_entries_of_reading_it_whole():
     assert [len(batch) for batch in read] == [1, 1]
     assert [entry for batch in read for entry in batch] == whole.entries
     assert (result.rows, result.skipped) == (whole.rows, whole.skipped)
-
-
-def counted(items: list, taken: list):
-    """Yield ITEMS, noting in TAKEN each one as it is produced; an exception is raised."""
-    for item in items:
-        if isinstance(item, Exception):
-            raise item
-        taken.append(item)
-        yield item
-
-
-def test_read_ahead_yields_every_item_in_order_from_another_thread():
-    threads = []
-
-    def produce():
-        for n in range(5):
-            threads.append(threading.current_thread())
-            yield n
-
-    assert list(read_ahead(produce())) == [0, 1, 2, 3, 4]
-    assert threading.current_thread() not in threads
-
-
-def test_read_ahead_raises_the_producers_error_after_the_items_before_it():
-    items = read_ahead(counted([1, 2, APIError(422, "bad file"), 3], []))
-
-    assert [next(items), next(items)] == [1, 2]
-    with pytest.raises(APIError, match="bad file"):
-        next(items)
-
-
-def test_read_ahead_stops_one_item_ahead_when_closed():
-    taken: list[int] = []
-    items = read_ahead(counted(list(range(10)), taken))
-
-    assert next(items) == 0
-    items.close()
-
-    assert taken == [0, 1]

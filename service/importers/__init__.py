@@ -25,7 +25,6 @@ from service.importers.base import RowInvalid
 from service.importers.base import Span
 from service.importers.base import decode
 from service.importers.base import entry_key
-from service.importers.base import read_ahead
 from service.importers.base import records
 
 FORMATS: dict[str, CsvFormat] = {
@@ -175,8 +174,9 @@ def import_file(
 ) -> dict[str, object]:
     """Parse DATA and upsert its entries for the user, all or nothing; return what happened.
 
-    On PostgreSQL each batch is written while the next one is parsed, in one transaction
-    that a bad row anywhere in the file rolls back.
+    On PostgreSQL each batch is written while the next one is parsed (see
+    entries.upsert_batches), in one transaction that a bad row anywhere in the file rolls
+    back.
     """
     upload = Upload(data, format_name, zone, max_rows)
     try:
@@ -209,10 +209,10 @@ class Upload:
         self.result: ImportResult | None = None
 
     def batches(self) -> Iterator[list[dict[str, object]]]:
-        """Return the valid entries' batches, parsed one ahead in a thread; 422 at the end
-        (after every row was read) when any row is invalid."""
+        """Return the valid entries' batches; 422 at the end (after every row was read)
+        when any row is invalid."""
         self.result, batches = self._read()
-        return read_ahead(_all_valid(self.result, batches))
+        return _all_valid(self.result, batches)
 
 
 def _all_valid(

@@ -9,14 +9,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
-from typing import Any
 from typing import NamedTuple
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from service.errors import APIError
@@ -29,8 +26,6 @@ CLOCK = re.compile(r"(\d+):([0-5]\d)(?::([0-5]\d))?")
 HMS = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[.,]\d+")
 UNIT = re.compile(r"^(?P<amount>.*?)\s*(?P<unit>min|h)?$")
-T = TypeVar("T")
-_DONE: Any = object()
 
 
 class RowInvalid(ValueError):
@@ -273,16 +268,3 @@ def timed_span(fields: Fields, zone: ZoneInfo, duration_keys: tuple[str, ...]) -
     end_date = fields.get("end date") or start_date
     end = parse_moment(f"{end_date} {end_time}", zone, fields.column("end time"))
     return Span(start, elapsed(start, end), duration_column=duration_column, **content)
-
-
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """Yield ITEMS while a thread already computes the next one (exceptions included).
-
-    For a parser feeding a database: the thread parses while the caller waits on the
-    server with the GIL released. Closing the iterator early waits for the item in hand.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
-        pending = pool.submit(next, items, _DONE)
-        while (item := pending.result()) is not _DONE:
-            pending = pool.submit(next, items, _DONE)
-            yield item
