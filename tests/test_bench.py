@@ -9,6 +9,7 @@ import pytest
 
 from bench import seed
 from bench.run import disturbance
+from bench.run import import_runs
 from bench.run import schedule
 from service.migrate import migrate
 from service.migrate import open_database
@@ -89,3 +90,21 @@ def test_a_skipped_target_leaves_the_rest_of_its_schedule_alone():
     runs = schedule(["livez", "bare_flask", "entries"], repeats=1)
 
     assert runs == [(0, "livez"), (0, "bare_flask"), (0, "entries")]
+
+
+def test_each_import_repeat_keeps_its_own_timings_and_a_repeat_cut_short_is_dropped():
+    output = (
+        "file: 100000 rows, 13.2 MB\n"
+        "first import: 2.61 s wall (1.90 s CPU in this process), status 200\n"
+        "same file again: 2.05 s wall (1.95 s CPU in this process), status 200\n"
+        "COPY of the same rows: 1.41 s into the emptied table\n"
+        "first import: 3.05 s wall (2.09 s CPU in this process), status 200\n"
+        "same file again: 2.10 s wall (2.00 s CPU in this process), status 200\n"
+        "COPY of the same rows: 1.92 s into the emptied table\n"
+        "first import: 2.80 s wall (2.01 s CPU in this process), status 200\n"
+    )
+
+    assert import_runs(output) == [
+        {"seconds": 2.61, "again_seconds": 2.05, "copy_seconds": 1.41},
+        {"seconds": 3.05, "again_seconds": 2.10, "copy_seconds": 1.92},
+    ]
