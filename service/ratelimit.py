@@ -69,7 +69,11 @@ class MemoryCounters:
         self._next_prune = prune_at
         self._clock = clock
 
-    def __len__(self) -> int:
+    def tracked_keys(self) -> int:
+        """Return how many keys have a window held (ended ones until the next prune).
+
+        A method, not __len__: an empty store must not be falsy where it is passed on.
+        """
         return len(self._windows)
 
     def hit(self, key: str, seconds: int) -> Window:
