@@ -38,10 +38,13 @@ def release_free_memory() -> bool:
 
 
 def after_request(environ: Mapping[str, Any]) -> bool:
-    """After a request with a big body, release free memory; say whether it did.
+    """After a request with a big or chunked body, release free memory; say whether it did.
 
-    Small requests skip it: an idle trim costs ~6 µs, 1% of a /livez.
+    Small requests skip it: an idle trim costs ~6 µs, 1% of a /livez. A chunked body
+    announces no length, and only uploading clients send one, so it always counts as big.
     """
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return release_free_memory()
     try:
         size = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -53,3 +53,18 @@ def test_memory_is_released_after_a_request_only_when_its_body_was_big(content_l
     environ = {} if content_length is None else {"CONTENT_LENGTH": content_length}
 
     assert lifecycle.after_request(environ) is released
+
+
+@glibc_only
+@pytest.mark.parametrize("encoding", ["chunked", "gzip, chunked", "Chunked"])
+def test_memory_is_released_after_a_chunked_body_whose_length_was_never_announced(encoding):
+    environ = {"HTTP_TRANSFER_ENCODING": encoding}
+
+    assert lifecycle.after_request(environ) is True
+
+
+@glibc_only
+def test_a_body_encoded_without_chunks_is_still_judged_by_its_length():
+    environ = {"HTTP_TRANSFER_ENCODING": "identity", "CONTENT_LENGTH": "10"}
+
+    assert lifecycle.after_request(environ) is False
