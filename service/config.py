@@ -81,8 +81,23 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) 
     return value
 
 
+def _worker_class(env: Mapping[str, str]) -> str:
+    return _choice(env, "WORKER_CLASS", "gthread", {"gthread", "sync", "gevent"})
+
+
 def _threads(env: Mapping[str, str]) -> int:
-    return _int(env, "THREADS", 4, minimum=1)
+    """Threads per worker: 4 by default, 1 for sync workers, which cannot run more.
+
+    Given a sync worker and more threads, gunicorn silently runs gthread instead.
+    """
+    worker_class = _worker_class(env)
+    threads = _int(env, "THREADS", 1 if worker_class == "sync" else 4, minimum=1)
+    if worker_class == "sync" and threads > 1:
+        raise ConfigError(
+            f"THREADS must be 1 with WORKER_CLASS=sync, got {threads}: "
+            "gunicorn would run gthread workers instead"
+        )
+    return threads
 
 
 def _read_secret(env: Mapping[str, str], name: str) -> str | None:
@@ -248,7 +263,7 @@ def server_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "HOST": env.get("HOST") or "0.0.0.0",
         "PORT": _int(env, "PORT", 8000, minimum=1),
         "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 2, minimum=1),
-        "WORKER_CLASS": _choice(env, "WORKER_CLASS", "gthread", {"gthread", "sync", "gevent"}),
+        "WORKER_CLASS": _worker_class(env),
         "THREADS": _threads(env),
         "WORKER_TIMEOUT": _int(env, "WORKER_TIMEOUT", 30, minimum=1),
         "GRACEFUL_TIMEOUT": _int(env, "GRACEFUL_TIMEOUT", 25, minimum=1),

@@ -85,6 +85,19 @@ def test_pool_size_follows_the_thread_count():
     assert config["DB_POOL_SIZE"] == 6
 
 
+def test_sync_workers_run_one_thread_and_hold_one_connection_each():
+    settings = server_settings({"WORKER_CLASS": "sync"})
+    config = load_config(env={"JWT_SECRET": SECRET, "WORKER_CLASS": "sync"})
+
+    assert settings["THREADS"] == 1
+    assert config["DB_POOL_SIZE"] == 1
+
+
+def test_threads_for_sync_workers_are_refused_rather_than_turned_into_gthread():
+    with pytest.raises(ConfigError, match="THREADS must be 1 with WORKER_CLASS=sync, got 4"):
+        server_settings({"WORKER_CLASS": "sync", "THREADS": "4"})
+
+
 def test_an_explicit_pool_size_wins_over_the_thread_count():
     config = load_config(env={"JWT_SECRET": SECRET, "THREADS": "6", "DB_POOL_SIZE": "3"})
 

@@ -48,6 +48,21 @@ def test_gunicorn_builds_no_access_line_of_its_own(caplog):
     assert caplog.records == []
 
 
+@pytest.mark.parametrize(
+    ("env", "runs"), [({}, "gthread"), ({"WORKER_CLASS": "sync"}, "sync")], ids=["default", "sync"]
+)
+def test_gunicorn_runs_the_worker_class_asked_for(monkeypatch, env, runs):
+    """gunicorn turns a sync worker with threads into gthread; the settings give sync one."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    cfg = Config()
+    cfg.set("worker_class", conf["worker_class"])
+    cfg.set("threads", conf["threads"])
+
+    assert cfg.worker_class_str == runs
+
+
 @pytest.fixture
 def slow_server(launch, postgres_url):
     """gunicorn with two workers serving the app plus a pg_sleep route."""
