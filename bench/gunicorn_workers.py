@@ -1,132 +1,210 @@
-"""Compare gunicorn worker classes on /health and the entries list (127.0.0.1 only, bounded).
+"""Compare gunicorn layouts on the entries list at 32 connections, alone and beside a slow
+request (127.0.0.1 only, bounded).
 
-    .venv/bin/python -m bench.gunicorn_workers [--seconds 10] [--connections 16]
+    .venv/bin/python -m bench.gunicorn_workers [--layouts gthread:2x4 gthread:2x1 ...]
+                                               [--rounds 5] [--seconds 3]
 
-Needs wrk (Debian package) and a local PostgreSQL; gevent is measured only if importable
-(`pip install gevent` into the venv for the run; it is not a dependency of the service).
+Each layout serves the service as `make bench` does (`wsgi:app`, `gunicorn.conf.py`, the
+image's settings) from the bench database, which is seeded first when missing. Rounds
+interleave the layouts, and a run in which one worker did all the work or a worker was
+recycled is run again, as in `make bench`. "Beside a report": one more connection asks for
+the report over the full range, by project and week, again as soon as each answer
+arrives, while wrk measures the list; real traffic mixes such slow requests in (a report,
+an import, a sync waiting on Toggl, a 0.27 s sign-in). Needs wrk and a local PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import http.client
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import uuid
-from pathlib import Path
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from urllib.parse import urlsplit
 
-import psycopg2
+import orjson
 
-from service import create_app
-from service.migrate import migrate
-from service.migrate import open_database
-from tests.conftest import PASSWORD
-from tests.conftest import TEST_DATABASE_URL
-from tests.conftest import settings
-from tests.conftest import with_database
-from tests.servers import ROOT
-from tests.servers import Server
-from tests.servers import answers
-from tests.servers import free_port
-from tests.servers import server_env
-from tests.servers import wait_for
+from bench.run import LIST_PATH
+from bench.run import REPORT_PATH
+from bench.run import REPORT_QUERY
+from bench.run import RESULTS
+from bench.run import add_shared_args
+from bench.run import check_tools
+from bench.run import compile_service
+from bench.run import login
+from bench.run import prepare_database
+from bench.run import run_line
+from bench.run import service_env
+from bench.run import undisturbed_run
+from bench.servers import ROOT
+from bench.servers import Server
 
-ENTRIES = 50
-
-
-def admin(sql: str) -> None:
-    conn = psycopg2.connect(TEST_DATABASE_URL, connect_timeout=3)
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(sql)
-    conn.close()
+LAYOUT = re.compile(r"(?P<kind>gthread|sync|gevent):(?P<workers>[1-9]\d*)(x(?P<threads>[1-9]\d*))?")
+ALONE = "alone"
+BESIDE_REPORT = "beside a report"
 
 
-def seed(url: str) -> str:
-    """Create a user with ENTRIES entries; return an access token."""
-    client = create_app(settings(url, TESTING=False)).test_client()
-    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    client.post("/auth/register", json={"email": email, "password": PASSWORD})
-    token = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    items = [
-        {
-            "source": "bench",
-            "external_id": str(i),
-            "date": f"2026-11-{1 + i % 28:02d}T09:00:00Z",
-            "duration": 1.25,
-            "project": "Apollo",
+@dataclass(frozen=True)
+class Layout:
+    """A gunicorn worker class with its process and thread counts."""
+
+    worker_class: str
+    workers: int
+    threads: int
+
+    @property
+    def name(self) -> str:
+        """Name the layout as the tables do: `gthread 2 x 4`."""
+        return f"{self.worker_class} {self.workers} x {self.threads}"
+
+    def env(self) -> dict[str, str]:
+        """Return the settings that give the service this layout."""
+        return {
+            "WORKER_CLASS": self.worker_class,
+            "WEB_CONCURRENCY": str(self.workers),
+            "THREADS": str(self.threads),
         }
-        for i in range(ENTRIES)
+
+
+def parse_layout(text: str) -> Layout:
+    """Read CLASS:WORKERSxTHREADS (`gthread:2x4`, `sync:2`); only gthread has threads."""
+    match = LAYOUT.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: write CLASS:WORKERSxTHREADS, as gthread:2x4")
+    threads = int(match["threads"] or 1)
+    if match["kind"] != "gthread" and threads != 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: only gthread workers run threads")
+    return Layout(match["kind"], int(match["workers"]), threads)
+
+
+@dataclass
+class Repeating:
+    """Ask for one URL over one keep-alive connection, again as each answer arrives."""
+
+    url: str
+    token: str
+    seconds: list[float] = field(default_factory=list)
+    failures: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> Repeating:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        parts = urlsplit(self.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        target = f"{parts.path}?{parts.query}"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                conn.request("GET", target, headers=headers)
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                self.failures += 1
+                break
+            self.seconds.append(time.perf_counter() - started)
+            self.failures += response.status != 200
+        conn.close()
+
+
+def measure(layout: Layout, server: Server, token: str, load: str, args) -> dict:
+    """Run wrk on the list of SERVER under LOAD; return wrk's figures and the report's."""
+    target = {"server": server, "path": LIST_PATH, "token": token}
+    if load == ALONE:
+        return undisturbed_run(target, args)
+    with Repeating(server.url + REPORT_PATH + REPORT_QUERY, token) as report:
+        result = undisturbed_run(target, args)
+    result["report_p50_ms"] = round(statistics.median(report.seconds or [0.0]) * 1000, 1)
+    result["reports"] = len(report.seconds)
+    result["report_failures"] = report.failures
+    return result
+
+
+def summary(runs: dict[tuple[str, str], list[dict]]) -> str:
+    """Render the medians over the rounds of each layout and load, p99 with its range."""
+    lines = [
+        "| layout | load | req/s | p50 ms | p90 ms | p99 ms (range) | report p50 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    assert (
-        client.put("/api/entries/bulk", json={"entries": items}, headers=headers).status_code < 300
-    )
-    return token["access_token"]
+    for (name, load), results in runs.items():
 
+        def median(key: str, results: list[dict] = results) -> float:
+            return statistics.median(result[key] for result in results)
 
-def wrk(url: str, seconds: int, connections: int, token: str | None) -> tuple[float, str, str]:
-    """Run wrk; return requests/s, mean latency and non-2xx count."""
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if token:
-        args[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    out = subprocess.run(
-        args, capture_output=True, text=True, check=True, timeout=seconds + 30
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = re.search(r"Latency\s+(\S+)", out).group(1)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, latency, errors.group(1) if errors else "0"
-
-
-def measure(worker_class: str, url: str, token: str, args: argparse.Namespace) -> list[str]:
-    port = free_port()
-    env = server_env(
-        url, port, WORKER_CLASS=worker_class, WEB_CONCURRENCY=2, THREADS=4, MAX_REQUESTS=0
-    )
-    with (Path("/tmp") / f"bench-{worker_class}.log").open("w") as log:
-        process = subprocess.Popen(
-            ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        p99 = [result["p99_ms"] for result in results]
+        report = f"{median('report_p50_ms'):.0f}" if load == BESIDE_REPORT else ""
+        lines.append(
+            f"| {name} | {load} | {median('rps'):,.0f} | {median('p50_ms'):.1f} "
+            f"| {median('p90_ms'):.1f} | {median('p99_ms'):.1f} ({min(p99):.1f}-{max(p99):.1f}) "
+            f"| {report} |"
         )
-    server = Server(process, Path(log.name), port)
-    try:
-        wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn")
-        rows = []
-        for path, auth in (("/health", None), ("/api/entries?limit=50", token)):
-            rate, latency, errors = wrk(server.url(path), args.seconds, args.connections, auth)
-            rows.append(f"| {worker_class} | {path} | {rate:.0f} | {latency} | {errors} |")
-        return rows
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    return "\n".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_shared_args(parser)
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        type=parse_layout,
+        default=[parse_layout(text) for text in ("gthread:2x4", "gthread:2x2", "gthread:2x1")],
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    return parser.parse_args()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is missing: apt-get install -y wrk")
-    name = f"tt_bench_{uuid.uuid4().hex[:8]}"
-    admin(f'CREATE DATABASE "{name}"')
+    args = parse_args()
+    check_tools()
+    compile_service()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.reuse = True
+    url, users, _ = prepare_database(args)
+    servers: dict[Layout, Server] = {}
+    runs: dict[tuple[str, str], list[dict]] = {
+        (layout.name, load): [] for layout in args.layouts for load in (ALONE, BESIDE_REPORT)
+    }
     try:
-        url = with_database(TEST_DATABASE_URL, name)
-        migrate(open_database(url))
-        token = seed(url)
-        classes = ["sync", "gthread"] + (["gevent"] if importlib.util.find_spec("gevent") else [])
-        print("| worker | path | req/s | mean latency | non-2xx |\n|---|---|---|---|---|")
-        for worker_class in classes:
-            print("\n".join(measure(worker_class, url, token, args)), flush=True)
+        for layout in args.layouts:
+            env = service_env(url, RESULTS / f"prometheus-{len(servers)}") | layout.env()
+            server = servers[layout] = Server(f"layout-{len(servers)}", "wsgi:app", env)
+            server.start("/livez", RESULTS)
+        tokens = {layout: login(server.url, users[0]) for layout, server in servers.items()}
+        for round_ in range(args.rounds):
+            order = args.layouts if round_ % 2 == 0 else args.layouts[::-1]
+            for layout in order:
+                for load in (ALONE, BESIDE_REPORT):
+                    result = measure(layout, servers[layout], tokens[layout], load, args)
+                    runs[layout.name, load].append(result)
+                    print(f"  round {round_ + 1} {layout.name:13} {load:16} {run_line(result)}")
     finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for server in servers.values():
+            server.stop()
+    print()
+    print(summary(runs))
+    path = RESULTS / f"layouts-{run_id}.json"
+    saved = {
+        "run": run_id,
+        "args": {**vars(args), "layouts": [layout.name for layout in args.layouts]},
+        "runs": [{"layout": name, "load": load, "runs": r} for (name, load), r in runs.items()],
+    }
+    path.write_bytes(orjson.dumps(saved, option=orjson.OPT_INDENT_2))
+    print(f"\nsaved {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ IMPORT_LINE = re.compile(
 )
 REPORT_PATH = "/api/reports/summary?from=2024-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"
 REPORT_QUERY = "&group_by=project,week"
+WEEK = f"from={seed.WEEK_FROM.isoformat()}&to={seed.WEEK_TO.isoformat()}".replace("+", "%2B")
+LIST_PATH = f"/api/entries?{WEEK}&limit=50"
 BULK_BATCH = 1000
 # A run where one worker used more than this share of the workers' CPU is run again.
 LOPSIDED_SHARE = 0.9
@@ -49,16 +51,21 @@ DISTURBED_RERUNS = 5
 PAIRED = (("livez", "bare_wsgi", "bare_flask"), ("health", "select1"), ("entries", "psycopg_list"))
 
 
-def parse_args() -> argparse.Namespace:
-    """Read the bench's knobs (the defaults are what `make bench` runs)."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_shared_args(parser: argparse.ArgumentParser) -> None:
+    """Add the seed's and wrk's knobs, shared with the other bench scripts."""
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="tt_bench")
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=3, help="length of each wrk run")
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
+
+
+def parse_args() -> argparse.Namespace:
+    """Read the bench's knobs (the defaults are what `make bench` runs)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_shared_args(parser)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bulk-rows", type=int, default=100_000)
     parser.add_argument("--bulk-concurrency", type=int, default=2)
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
@@ -81,12 +88,11 @@ def prepare_database(args: argparse.Namespace) -> tuple[str, list[dict], float |
     return url, users, time.perf_counter() - started
 
 
-def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
-    """Start the service and every ceiling under the same gunicorn config."""
-    metrics_dir = log_dir / "prometheus"
+def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
+    """Return the service's settings as the image runs it, its metrics in METRICS_DIR."""
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir()
-    service_env = {
+    return {
         "APP_ENV": "production",
         "DATABASE_URL": url,
         "JWT_SECRET": secrets.token_urlsafe(48),
@@ -95,10 +101,17 @@ def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]
         # As in the image: every worker's metrics in files, summed by /metrics.
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
+
+
+def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
+    """Start the service and every ceiling under the same gunicorn config."""
     ceiling_env = {"BENCH_DATABASE_URL": url}
     list_probe = f"/api/entries?user={first_user}&from=2026-06-01&to=2026-06-08"
     servers = {
-        "service": (Server("service", "wsgi:app", service_env), "/livez"),
+        "service": (
+            Server("service", "wsgi:app", service_env(url, log_dir / "prometheus")),
+            "/livez",
+        ),
         "bare_wsgi": (Server("bare_wsgi", "bench.ceilings.bare_wsgi:app", {}), "/livez"),
         "bare_flask": (Server("bare_flask", "bench.ceilings.bare_flask:app", {}), "/livez"),
         "select1": (
@@ -144,7 +157,6 @@ def http_status(url: str, token: str) -> int:
 
 def http_targets(servers: dict[str, Server], users: list[dict], token: str) -> dict[str, dict]:
     """Name every wrk target: URL, token and connections (None: the run's default)."""
-    week = f"from={seed.WEEK_FROM.isoformat()}&to={seed.WEEK_TO.isoformat()}".replace("+", "%2B")
     service = servers["service"]
     return {
         "livez": {"server": service, "path": "/livez"},
@@ -152,10 +164,10 @@ def http_targets(servers: dict[str, Server], users: list[dict], token: str) -> d
         "bare_flask": {"server": servers["bare_flask"], "path": "/livez"},
         "health": {"server": service, "path": "/health"},
         "select1": {"server": servers["select1"], "path": "/health"},
-        "entries": {"server": service, "path": f"/api/entries?{week}&limit=50", "token": token},
+        "entries": {"server": service, "path": LIST_PATH, "token": token},
         "psycopg_list": {
             "server": servers["psycopg_list"],
-            "path": f"/api/entries?{week}&limit=50&user={users[0]['id']}",
+            "path": f"{LIST_PATH}&user={users[0]['id']}",
         },
         "report": {
             "server": service,
@@ -180,13 +192,17 @@ def measure_http(targets: dict[str, dict], args: argparse.Namespace) -> dict[str
     for repeat, name in schedule(list(targets), args.repeats):
         result = undisturbed_run(targets[name], args)
         runs[name].append(result)
-        print(
-            f"  repeat {repeat + 1} {name:13} {result['rps']:9.1f} req/s  "
-            f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms"
-            + (f"  (reruns: {', '.join(result['reruns'])})" if result["reruns"] else ""),
-            flush=True,
-        )
+        print(f"  repeat {repeat + 1} {name:13} {run_line(result)}", flush=True)
     return runs
+
+
+def run_line(result: dict) -> str:
+    """Describe one wrk run on one line: rate, latencies and why it was run again."""
+    reruns = f"  (reruns: {', '.join(result['reruns'])})" if result["reruns"] else ""
+    return (
+        f"{result['rps']:9.1f} req/s  p50 {result['p50_ms']:7.2f}  p90 {result['p90_ms']:7.2f}"
+        f"  p99 {result['p99_ms']:7.2f} ms{reruns}"
+    )
 
 
 def schedule(names: list[str], repeats: int) -> list[tuple[int, str]]:

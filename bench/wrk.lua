@@ -9,8 +9,8 @@ function done(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(
     'BENCH_JSON {"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.3f, ' ..
-    '"p99_ms": %.3f, "non_2xx": %d, "socket_errors": %d}\n',
-    summary.requests, seconds, summary.requests / seconds,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    '"p90_ms": %.3f, "p99_ms": %.3f, "non_2xx": %d, "socket_errors": %d}\n',
+    summary.requests, seconds, summary.requests / seconds, latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000,
     errors.status, errors.connect + errors.read + errors.write + errors.timeout))
 end

@@ -3,11 +3,17 @@ reused bench database is measured at its seeded size."""
 
 from __future__ import annotations
 
+import argparse
+
 import psycopg2
 import psycopg2.extensions
 import pytest
 
 from bench import seed
+from bench.gunicorn_workers import BESIDE_REPORT
+from bench.gunicorn_workers import Layout
+from bench.gunicorn_workers import parse_layout
+from bench.gunicorn_workers import summary
 from bench.run import disturbance
 from bench.run import import_runs
 from bench.run import schedule
@@ -108,3 +114,40 @@ def test_each_import_repeat_keeps_its_own_timings_and_a_repeat_cut_short_is_drop
         {"seconds": 2.61, "again_seconds": 2.05, "copy_seconds": 1.41},
         {"seconds": 3.05, "again_seconds": 2.10, "copy_seconds": 1.92},
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "layout"),
+    [
+        ("gthread:2x4", Layout("gthread", 2, 4)),
+        ("gthread:3", Layout("gthread", 3, 1)),
+        ("sync:4", Layout("sync", 4, 1)),
+        ("sync:2x1", Layout("sync", 2, 1)),
+    ],
+)
+def test_a_layout_names_its_worker_class_processes_and_threads(text, layout):
+    assert parse_layout(text) == layout
+
+
+@pytest.mark.parametrize("text", ["sync:2x4", "gthread:0x4", "gthread:2x0", "uwsgi:2", "gthread:"])
+def test_a_layout_gunicorn_cannot_run_is_refused_before_anything_starts(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_layout(text)
+
+
+def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
+    def run(rps, p99, report=None):
+        result = {"rps": rps, "p50_ms": 20.0, "p90_ms": 25.0, "p99_ms": p99}
+        return result if report is None else {**result, "report_p50_ms": report}
+
+    runs = {
+        ("sync 2 x 1", "alone"): [run(1500, 28.0), run(1600, 26.0), run(1400, 40.0)],
+        ("sync 2 x 1", BESIDE_REPORT): [run(950, 48.0, 108.0), run(900, 52.0, 112.0)],
+    }
+
+    lines = summary(runs).splitlines()
+
+    assert lines[2] == "| sync 2 x 1 | alone | 1,500 | 20.0 | 25.0 | 28.0 (26.0-40.0) |  |"
+    assert lines[3] == (
+        "| sync 2 x 1 | beside a report | 925 | 20.0 | 25.0 | 50.0 (48.0-52.0) | 110 |"
+    )
