@@ -53,6 +53,8 @@ def test_gunicorn_builds_no_access_line_of_its_own(caplog):
 )
 def test_gunicorn_runs_the_worker_class_asked_for(monkeypatch, env, runs):
     """gunicorn turns a sync worker with threads into gthread; the settings give sync one."""
+    for name in ("WORKER_CLASS", "THREADS"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
