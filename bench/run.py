@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
-import os
 import re
 import secrets
 import shutil
@@ -32,6 +31,8 @@ from bench.load import put_all
 from bench.load import wrk
 from bench.servers import ROOT
 from bench.servers import Server
+from service.config import ConfigError
+from service.config import server_settings
 
 RESULTS = ROOT / "bench" / "results"
 IMPORT_LINE = re.compile(
@@ -419,6 +420,16 @@ def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: s
     return rows
 
 
+def gunicorn_layout() -> dict[str, object]:
+    """Return the worker class and counts every server will run, as the settings resolve
+    them from the environment (a layout gunicorn cannot run stops the bench here)."""
+    try:
+        settings = server_settings()
+    except ConfigError as exc:
+        sys.exit(f"bench: {exc}")
+    return {name: settings[name] for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS")}
+
+
 def check_tools() -> None:
     """Stop early, with the fix, when wrk is missing."""
     if shutil.which("wrk") is None:
@@ -447,7 +458,12 @@ def main() -> None:
     compile_service()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    print(f"bench {run_id}: database {args.database}, {args.entries:,} entries", flush=True)
+    layout = gunicorn_layout()
+    print(
+        f"bench {run_id}: database {args.database}, {args.entries:,} entries, "
+        f"{layout['WORKER_CLASS']} {layout['WEB_CONCURRENCY']} x {layout['THREADS']}",
+        flush=True,
+    )
     url, users, seeded = prepare_database(args)
     if seeded is not None:
         print(f"  seeded in {seeded:.1f} s", flush=True)
@@ -475,11 +491,10 @@ def main() -> None:
     rows = build_rows(http, bulk, imported, rss, report_skip)
     print()
     print(table.render(rows))
-    settings = {k: os.environ.get(k) for k in ("WEB_CONCURRENCY", "THREADS", "WORKER_CLASS")}
     result = {
         "run": run_id,
         "args": vars(args),
-        "gunicorn_env": settings,
+        "gunicorn": layout,
         "seed_seconds": seeded,
         "rows": [row.__dict__ for row in rows],
         "http": http,

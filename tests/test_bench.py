@@ -15,6 +15,7 @@ from bench.gunicorn_workers import Layout
 from bench.gunicorn_workers import parse_layout
 from bench.gunicorn_workers import summary
 from bench.run import disturbance
+from bench.run import gunicorn_layout
 from bench.run import import_runs
 from bench.run import schedule
 from service.migrate import migrate
@@ -151,3 +152,17 @@ def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
     assert lines[3] == (
         "| sync 2 x 1 | beside a report | 925 | 20.0 | 25.0 | 50.0 (48.0-52.0) | 110 |"
     )
+
+
+def test_the_bench_names_the_layout_its_servers_run_and_stops_on_one_gunicorn_would_change(
+    monkeypatch,
+):
+    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORKER_CLASS", "sync")
+
+    assert gunicorn_layout() == {"WORKER_CLASS": "sync", "WEB_CONCURRENCY": 2, "THREADS": 1}
+
+    monkeypatch.setenv("THREADS", "4")
+    with pytest.raises(SystemExit, match="THREADS must be 1 with WORKER_CLASS=sync"):
+        gunicorn_layout()
