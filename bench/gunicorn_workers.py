@@ -120,7 +120,7 @@ class Repeating:
         conn.close()
 
 
-def measure(layout: Layout, server: Server, token: str, load: str, args) -> dict:
+def measure(server: Server, token: str, load: str, args) -> dict:
     """Run wrk on the list of SERVER under LOAD; return wrk's figures and the report's."""
     target = {"server": server, "path": LIST_PATH, "token": token}
     if load == ALONE:
@@ -189,7 +189,7 @@ def main() -> None:
             order = args.layouts if round_ % 2 == 0 else args.layouts[::-1]
             for layout in order:
                 for load in (ALONE, BESIDE_REPORT):
-                    result = measure(layout, servers[layout], tokens[layout], load, args)
+                    result = measure(servers[layout], tokens[layout], load, args)
                     runs[layout.name, load].append(result)
                     print(f"  round {round_ + 1} {layout.name:13} {load:16} {run_line(result)}")
     finally:

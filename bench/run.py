@@ -107,7 +107,6 @@ def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
 def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
     """Start the service and every ceiling under the same gunicorn config."""
     ceiling_env = {"BENCH_DATABASE_URL": url}
-    list_probe = f"/api/entries?user={first_user}&from=2026-06-01&to=2026-06-08"
     servers = {
         "service": (
             Server("service", "wsgi:app", service_env(url, log_dir / "prometheus")),
@@ -121,7 +120,7 @@ def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]
         ),
         "psycopg_list": (
             Server("psycopg_list", "bench.ceilings.psycopg_list:app", ceiling_env),
-            list_probe,
+            f"{LIST_PATH}&user={first_user}",
         ),
     }
     started = {}
