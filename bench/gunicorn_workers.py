@@ -4,6 +4,10 @@ request (127.0.0.1 only, bounded).
     .venv/bin/python -m bench.gunicorn_workers [--layouts gthread:2x4 gthread:2x1 ...]
                                                [--rounds 5] [--seconds 3]
 
+A layout may carry gunicorn flags the settings do not offer, after commas, for the
+measurement only: `gthread:2x4,--reuse-port`, `gthread:4x1,--keep-alive=0,--worker-connections=1`
+(passed in GUNICORN_CMD_ARGS, which gunicorn reads after the conf file).
+
 Each layout serves the service as `make bench` does (`wsgi:app`, `gunicorn.conf.py`, the
 image's settings) from the bench database, which is seeded first when missing. Rounds
 interleave the layouts, and a run in which one worker did all the work or a worker was
@@ -44,23 +48,27 @@ from bench.run import undisturbed_run
 from bench.servers import ROOT
 from bench.servers import Server
 
-LAYOUT = re.compile(r"(?P<kind>gthread|sync|gevent):(?P<workers>[1-9]\d*)(x(?P<threads>[1-9]\d*))?")
+LAYOUT = re.compile(
+    r"(?P<kind>gthread|sync|gevent):(?P<workers>[1-9]\d*)(x(?P<threads>[1-9]\d*))?"
+    r"(?P<flags>(,--[a-z][a-z-]*(=[\w.:-]+)?)*)"
+)
 ALONE = "alone"
 BESIDE_REPORT = "beside a report"
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A gunicorn worker class with its process and thread counts."""
+    """A gunicorn worker class with its process and thread counts, and any extra flags."""
 
     worker_class: str
     workers: int
     threads: int
+    flags: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        """Name the layout as the tables do: `gthread 2 x 4`."""
-        return f"{self.worker_class} {self.workers} x {self.threads}"
+        """Name the layout as the tables do: `gthread 2 x 4`, then its flags."""
+        return " ".join((f"{self.worker_class} {self.workers} x {self.threads}", *self.flags))
 
     def env(self) -> dict[str, str]:
         """Return the settings that give the service this layout."""
@@ -68,18 +76,21 @@ class Layout:
             "WORKER_CLASS": self.worker_class,
             "WEB_CONCURRENCY": str(self.workers),
             "THREADS": str(self.threads),
+            "GUNICORN_CMD_ARGS": " ".join(self.flags),
         }
 
 
 def parse_layout(text: str) -> Layout:
-    """Read CLASS:WORKERSxTHREADS (`gthread:2x4`, `sync:2`); only gthread has threads."""
+    """Read CLASS:WORKERSxTHREADS[,--FLAG[=VALUE]...] (`gthread:2x4`, `sync:2`,
+    `gthread:2x4,--reuse-port`); only gthread has threads."""
     match = LAYOUT.fullmatch(text)
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r}: write CLASS:WORKERSxTHREADS, as gthread:2x4")
     threads = int(match["threads"] or 1)
     if match["kind"] != "gthread" and threads != 1:
         raise argparse.ArgumentTypeError(f"{text!r}: only gthread workers run threads")
-    return Layout(match["kind"], int(match["workers"]), threads)
+    flags = tuple(match["flags"].split(",")[1:])
+    return Layout(match["kind"], int(match["workers"]), threads, flags)
 
 
 @dataclass
@@ -185,13 +196,15 @@ def main() -> None:
             server = servers[layout] = Server(f"layout-{len(servers)}", "wsgi:app", env)
             server.start("/livez", RESULTS)
         tokens = {layout: login(server.url, users[0]) for layout, server in servers.items()}
+        width = max(len(layout.name) for layout in args.layouts)
         for round_ in range(args.rounds):
             order = args.layouts if round_ % 2 == 0 else args.layouts[::-1]
             for layout in order:
                 for load in (ALONE, BESIDE_REPORT):
                     result = measure(servers[layout], tokens[layout], load, args)
                     runs[layout.name, load].append(result)
-                    print(f"  round {round_ + 1} {layout.name:13} {load:16} {run_line(result)}")
+                    line = f"{layout.name:{width}} {load:16} {run_line(result)}"
+                    print(f"  round {round_ + 1} {line}")
     finally:
         for server in servers.values():
             server.stop()

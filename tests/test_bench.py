@@ -8,6 +8,7 @@ import argparse
 import psycopg2
 import psycopg2.extensions
 import pytest
+from gunicorn.app.wsgiapp import WSGIApplication
 
 from bench import seed
 from bench.gunicorn_workers import BESIDE_REPORT
@@ -18,6 +19,7 @@ from bench.run import disturbance
 from bench.run import gunicorn_layout
 from bench.run import import_runs
 from bench.run import schedule
+from bench.servers import ROOT
 from service.migrate import migrate
 from service.migrate import open_database
 
@@ -124,16 +126,46 @@ def test_each_import_repeat_keeps_its_own_timings_and_a_repeat_cut_short_is_drop
         ("gthread:3", Layout("gthread", 3, 1)),
         ("sync:4", Layout("sync", 4, 1)),
         ("sync:2x1", Layout("sync", 2, 1)),
+        ("gthread:2x4,--reuse-port", Layout("gthread", 2, 4, ("--reuse-port",))),
+        (
+            "gthread:4x1,--keep-alive=0,--worker-connections=1",
+            Layout("gthread", 4, 1, ("--keep-alive=0", "--worker-connections=1")),
+        ),
     ],
 )
 def test_a_layout_names_its_worker_class_processes_and_threads(text, layout):
     assert parse_layout(text) == layout
 
 
-@pytest.mark.parametrize("text", ["sync:2x4", "gthread:0x4", "gthread:2x0", "uwsgi:2", "gthread:"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sync:2x4",
+        "gthread:0x4",
+        "gthread:2x0",
+        "uwsgi:2",
+        "gthread:",
+        "gthread:2x4,reuse-port",
+        "gthread:2x4,--bind=0.0.0.0:80 --daemon",
+        "gthread:2x4,",
+    ],
+)
 def test_a_layout_gunicorn_cannot_run_is_refused_before_anything_starts(text):
     with pytest.raises(argparse.ArgumentTypeError):
         parse_layout(text)
+
+
+def test_a_layouts_flags_reach_gunicorn_over_the_conf_file(monkeypatch):
+    layout = parse_layout("gthread:4x1,--keep-alive=0,--worker-connections=1,--reuse-port")
+    for name, value in layout.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])
+
+    cfg = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
+
+    assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("gthread", 4, 1)
+    assert (cfg.keepalive, cfg.worker_connections, cfg.reuse_port) == (0, 1, True)
+    assert layout.name == "gthread 4 x 1 --keep-alive=0 --worker-connections=1 --reuse-port"
 
 
 def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
