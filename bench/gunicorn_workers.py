@@ -4,9 +4,10 @@ request (127.0.0.1 only, bounded).
     .venv/bin/python -m bench.gunicorn_workers [--layouts gthread:2x4 gthread:2x1 ...]
                                                [--rounds 5] [--seconds 3]
 
-A layout may carry gunicorn flags the settings do not offer, after commas, for the
-measurement only: `gthread:2x4,--reuse-port`, `gthread:4x1,--keep-alive=0,--worker-connections=1`
-(passed in GUNICORN_CMD_ARGS, which gunicorn reads after the conf file).
+A layout may carry gunicorn flags after commas, for the measurement only, such as those
+the service's settings do not offer: `gthread:2x4,--reuse-port`,
+`gthread:4x1,--keep-alive=0,--worker-connections=1` (passed in GUNICORN_CMD_ARGS, which
+gunicorn reads after the conf file).
 
 Each layout serves the service as `make bench` does (`wsgi:app`, `gunicorn.conf.py`, the
 image's settings) from the bench database, which is seeded first when missing. Rounds
@@ -85,7 +86,10 @@ def parse_layout(text: str) -> Layout:
     `gthread:2x4,--reuse-port`); only gthread has threads."""
     match = LAYOUT.fullmatch(text)
     if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r}: write CLASS:WORKERSxTHREADS, as gthread:2x4")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write CLASS:WORKERSxTHREADS[,--FLAG[=VALUE]...], as gthread:2x4"
+            " or gthread:2x4,--reuse-port"
+        )
     threads = int(match["threads"] or 1)
     if match["kind"] != "gthread" and threads != 1:
         raise argparse.ArgumentTypeError(f"{text!r}: only gthread workers run threads")
