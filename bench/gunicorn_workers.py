@@ -55,6 +55,8 @@ LAYOUT = re.compile(
 )
 ALONE = "alone"
 BESIDE_REPORT = "beside a report"
+# After a failed request the slow connection waits this long, then connects again.
+RECONNECT_PAUSE_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,11 @@ def parse_layout(text: str) -> Layout:
 
 @dataclass
 class Repeating:
-    """Ask for one URL over one keep-alive connection, again as each answer arrives."""
+    """Ask for one URL over one keep-alive connection, again as each answer arrives.
+
+    A request that fails (the connection dropped, a broken answer) is counted, and the
+    next one goes out on a new connection after a short pause.
+    """
 
     url: str
     token: str
@@ -129,7 +135,9 @@ class Repeating:
                 response.read()
             except (OSError, http.client.HTTPException):
                 self.failures += 1
-                break
+                conn.close()
+                self._stop.wait(RECONNECT_PAUSE_SECONDS)
+                continue
             self.seconds.append(time.perf_counter() - started)
             self.failures += response.status != 200
         conn.close()

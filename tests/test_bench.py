@@ -4,6 +4,10 @@ reused bench database is measured at its seeded size."""
 from __future__ import annotations
 
 import argparse
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 
 import psycopg2
 import psycopg2.extensions
@@ -13,6 +17,7 @@ from gunicorn.app.wsgiapp import WSGIApplication
 from bench import seed
 from bench.gunicorn_workers import BESIDE_REPORT
 from bench.gunicorn_workers import Layout
+from bench.gunicorn_workers import Repeating
 from bench.gunicorn_workers import parse_layout
 from bench.gunicorn_workers import summary
 from bench.run import disturbance
@@ -166,6 +171,43 @@ def test_a_layouts_flags_reach_gunicorn_over_the_conf_file(monkeypatch):
     assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("gthread", 4, 1)
     assert (cfg.keepalive, cfg.worker_connections, cfg.reuse_port) == (0, 1, True)
     assert layout.name == "gthread 4 x 1 --keep-alive=0 --worker-connections=1 --reuse-port"
+
+
+class DropsTheFirstConnection(BaseHTTPRequestHandler):
+    """Closes the first request's connection without an answer, then answers 200."""
+
+    protocol_version = "HTTP/1.1"
+    served = 0
+
+    def do_GET(self):
+        type(self).served += 1
+        if type(self).served == 1:
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        """Stay quiet."""
+
+
+def test_the_slow_request_goes_on_after_a_dropped_connection_and_counts_the_failure():
+    DropsTheFirstConnection.served = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DropsTheFirstConnection)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Repeating(f"http://127.0.0.1:{server.server_port}/report?x=1", "token") as report:
+            deadline = time.monotonic() + 10
+            while len(report.seconds) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert report.failures == 1
+    assert len(report.seconds) >= 3
 
 
 def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
