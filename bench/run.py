@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
+import os
 import re
 import secrets
 import shutil
@@ -421,12 +422,14 @@ def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: s
 
 def gunicorn_layout() -> dict[str, object]:
     """Return the worker class and counts every server will run, as the settings resolve
-    them from the environment (a layout gunicorn cannot run stops the bench here)."""
+    them from the environment (a layout gunicorn cannot run stops the bench here), and
+    the flags GUNICORN_CMD_ARGS adds over the conf file ("" for none)."""
     try:
         settings = server_settings()
     except ConfigError as exc:
         sys.exit(f"bench: {exc}")
-    return {name: settings[name] for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS")}
+    layout = {name: settings[name] for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS")}
+    return layout | {"GUNICORN_CMD_ARGS": os.environ.get("GUNICORN_CMD_ARGS", "").strip()}
 
 
 def check_tools() -> None:
@@ -460,7 +463,8 @@ def main() -> None:
     layout = gunicorn_layout()
     print(
         f"bench {run_id}: database {args.database}, {args.entries:,} entries, "
-        f"{layout['WORKER_CLASS']} {layout['WEB_CONCURRENCY']} x {layout['THREADS']}",
+        f"{layout['WORKER_CLASS']} {layout['WEB_CONCURRENCY']} x {layout['THREADS']}"
+        + (f" {layout['GUNICORN_CMD_ARGS']}" if layout["GUNICORN_CMD_ARGS"] else ""),
         flush=True,
     )
     url, users, seeded = prepare_database(args)

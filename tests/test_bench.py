@@ -231,11 +231,19 @@ def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
 def test_the_bench_names_the_layout_its_servers_run_and_stops_on_one_gunicorn_would_change(
     monkeypatch,
 ):
-    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS"):
+    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "GUNICORN_CMD_ARGS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKER_CLASS", "sync")
 
-    assert gunicorn_layout() == {"WORKER_CLASS": "sync", "WEB_CONCURRENCY": 2, "THREADS": 1}
+    assert gunicorn_layout() == {
+        "WORKER_CLASS": "sync",
+        "WEB_CONCURRENCY": 2,
+        "THREADS": 1,
+        "GUNICORN_CMD_ARGS": "",
+    }
+
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--reuse-port ")
+    assert gunicorn_layout()["GUNICORN_CMD_ARGS"] == "--reuse-port"
 
     monkeypatch.setenv("THREADS", "4")
     with pytest.raises(SystemExit, match="THREADS must be 1 with WORKER_CLASS=sync"):
