@@ -6,6 +6,7 @@ the one reference. No preload: each worker builds the app (and its pool) after t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -22,9 +23,16 @@ workers = settings["WEB_CONCURRENCY"]
 worker_class = settings["WORKER_CLASS"]
 threads = settings["THREADS"]
 timeout = settings["WORKER_TIMEOUT"]
+# A sync worker's heartbeat during a request (post_worker_init) beats this often per timeout.
+HEARTBEATS_PER_TIMEOUT = 4
 # Counted from SIGTERM: the drain pause plus the slowest in-flight request must fit.
 graceful_timeout = settings["GRACEFUL_TIMEOUT"]
 keepalive = settings["KEEPALIVE"]
+if keepalive == 0:
+    # A gthread worker then takes a connection only when one of its threads is free, so
+    # waiting requests queue in the kernel, shared by every worker, first come first
+    # served. With keep-alive on it holds up to 1,000, each staying where it was accepted.
+    worker_connections = threads
 max_requests = settings["MAX_REQUESTS"]
 max_requests_jitter = settings["MAX_REQUESTS_JITTER"]
 forwarded_allow_ips = settings["FORWARDED_ALLOW_IPS"]
@@ -93,14 +101,29 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
+def pre_request(worker, req):
+    """Mark a sync worker's request as running, for its heartbeat (post_worker_init)."""
+    if worker_class == "sync":
+        lifecycle.in_request.set()
+
+
 def post_request(worker, req, environ, resp):
-    """After a big request body, give the heap it freed back (service.lifecycle)."""
+    """Mark the request done; after a big body, give the heap it freed back."""
+    lifecycle.in_request.clear()
     lifecycle.after_request(environ)
 
 
 def post_worker_init(worker):
-    """On SIGTERM, fail /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
-    stop = worker.handle_exit
+    """Keep a sync worker beating during requests (service.lifecycle); on SIGTERM, fail
+    /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
+    if worker_class == "sync":
+        lifecycle.beat_during_requests(worker.notify, every=timeout / HEARTBEATS_PER_TIMEOUT)
+
+    def stop(sig, frame):
+        worker.handle_exit(sig, frame)
+        # Called from a timer thread, not by a signal: wake a sync worker's select().
+        with contextlib.suppress(BlockingIOError):
+            os.write(worker.PIPE[1], b"\0")
 
     def drain_then_stop(sig, frame):
         if lifecycle.draining.is_set():

@@ -1,13 +1,15 @@
 """Compare gunicorn layouts on the entries list at 32 connections, alone and beside a slow
 request (127.0.0.1 only, bounded).
 
-    .venv/bin/python -m bench.gunicorn_workers [--layouts gthread:2x4 gthread:2x1 ...]
+    .venv/bin/python -m bench.gunicorn_workers [--layouts gthread:4x1 sync:4 ...]
                                                [--rounds 5] [--seconds 3]
 
 A layout may carry gunicorn flags after commas, for the measurement only, such as those
 the service's settings do not offer: `gthread:2x4,--reuse-port`,
-`gthread:4x1,--keep-alive=0,--worker-connections=1` (passed in GUNICORN_CMD_ARGS, which
-gunicorn reads after the conf file).
+`gthread:2x4,--worker-connections=17` (passed in GUNICORN_CMD_ARGS, which gunicorn reads
+after the conf file). `--keep-alive=N` becomes the KEEPALIVE setting instead, because the
+conf file derives each worker's connection limit from it: `gthread:2x4,--keep-alive=5`
+is the layout this service ran by default until 30 Nov 2026.
 
 Each layout serves the service as `make bench` does (`wsgi:app`, `gunicorn.conf.py`, the
 image's settings) from the bench database, which is seeded first when missing. Rounds
@@ -55,6 +57,7 @@ LAYOUT = re.compile(
 )
 ALONE = "alone"
 BESIDE_REPORT = "beside a report"
+KEEP_ALIVE_FLAG = "--keep-alive"
 # After a failed request the slow connection waits this long, then connects again.
 RECONNECT_PAUSE_SECONDS = 0.1
 
@@ -75,12 +78,19 @@ class Layout:
 
     def env(self) -> dict[str, str]:
         """Return the settings that give the service this layout."""
-        return {
+        settings = {
             "WORKER_CLASS": self.worker_class,
             "WEB_CONCURRENCY": str(self.workers),
             "THREADS": str(self.threads),
-            "GUNICORN_CMD_ARGS": " ".join(self.flags),
         }
+        flags = []
+        for flag in self.flags:
+            name, _, value = flag.partition("=")
+            if name == KEEP_ALIVE_FLAG:
+                settings["KEEPALIVE"] = value
+            else:
+                flags.append(flag)
+        return settings | {"GUNICORN_CMD_ARGS": " ".join(flags)}
 
 
 def parse_layout(text: str) -> Layout:
@@ -184,7 +194,7 @@ def parse_args() -> argparse.Namespace:
         "--layouts",
         nargs="+",
         type=parse_layout,
-        default=[parse_layout(text) for text in ("gthread:2x4", "gthread:2x2", "gthread:2x1")],
+        default=[parse_layout(text) for text in ("gthread:4x1", "gthread:2x2", "sync:4")],
     )
     parser.add_argument("--rounds", type=int, default=5)
     return parser.parse_args()

@@ -421,14 +421,15 @@ def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: s
 
 
 def gunicorn_layout() -> dict[str, object]:
-    """Return the worker class and counts every server will run, as the settings resolve
-    them from the environment (a layout gunicorn cannot run stops the bench here), and
-    the flags GUNICORN_CMD_ARGS adds over the conf file ("" for none)."""
+    """Return the worker class, counts and keep-alive every server will run, as the
+    settings resolve them from the environment (a layout gunicorn cannot run stops the
+    bench here), and the flags GUNICORN_CMD_ARGS adds over the conf file ("" for none)."""
     try:
         settings = server_settings()
     except ConfigError as exc:
         sys.exit(f"bench: {exc}")
-    layout = {name: settings[name] for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS")}
+    names = ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "KEEPALIVE")
+    layout = {name: settings[name] for name in names}
     return layout | {"GUNICORN_CMD_ARGS": os.environ.get("GUNICORN_CMD_ARGS", "").strip()}
 
 
@@ -463,7 +464,8 @@ def main() -> None:
     layout = gunicorn_layout()
     print(
         f"bench {run_id}: database {args.database}, {args.entries:,} entries, "
-        f"{layout['WORKER_CLASS']} {layout['WEB_CONCURRENCY']} x {layout['THREADS']}"
+        f"{layout['WORKER_CLASS']} {layout['WEB_CONCURRENCY']} x {layout['THREADS']}, "
+        f"keep-alive {layout['KEEPALIVE']} s"
         + (f" {layout['GUNICORN_CMD_ARGS']}" if layout["GUNICORN_CMD_ARGS"] else ""),
         flush=True,
     )

@@ -82,17 +82,16 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: set[str]) 
 
 
 def _worker_class(env: Mapping[str, str]) -> str:
-    return _choice(env, "WORKER_CLASS", "gthread", {"gthread", "sync", "gevent"})
+    return _choice(env, "WORKER_CLASS", "sync", {"gthread", "sync", "gevent"})
 
 
 def _threads(env: Mapping[str, str]) -> int:
-    """Threads per worker: 4 by default, 1 for sync workers, which cannot run more.
+    """Threads per worker: 1 by default, and sync workers cannot run more.
 
     Given a sync worker and more threads, gunicorn silently runs gthread instead.
     """
-    worker_class = _worker_class(env)
-    threads = _int(env, "THREADS", 1 if worker_class == "sync" else 4, minimum=1)
-    if worker_class == "sync" and threads > 1:
+    threads = _int(env, "THREADS", 1, minimum=1)
+    if _worker_class(env) == "sync" and threads > 1:
         raise ConfigError(
             f"THREADS must be 1 with WORKER_CLASS=sync, got {threads}: "
             "gunicorn would run gthread workers instead"
@@ -262,13 +261,13 @@ def server_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "HOST": env.get("HOST") or "0.0.0.0",
         "PORT": _int(env, "PORT", 8000, minimum=1),
-        "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 2, minimum=1),
+        "WEB_CONCURRENCY": _int(env, "WEB_CONCURRENCY", 4, minimum=1),
         "WORKER_CLASS": _worker_class(env),
         "THREADS": _threads(env),
         "WORKER_TIMEOUT": _int(env, "WORKER_TIMEOUT", 30, minimum=1),
         "GRACEFUL_TIMEOUT": _int(env, "GRACEFUL_TIMEOUT", 25, minimum=1),
         "DRAIN_SECONDS": _int(env, "DRAIN_SECONDS", 3, minimum=0),
-        "KEEPALIVE": _int(env, "KEEPALIVE", 5, minimum=0),
+        "KEEPALIVE": _int(env, "KEEPALIVE", 0, minimum=0),
         "MAX_REQUESTS": _int(env, "MAX_REQUESTS", 100_000, minimum=0),
         "MAX_REQUESTS_JITTER": _int(env, "MAX_REQUESTS_JITTER", 10_000, minimum=0),
         "FORWARDED_ALLOW_IPS": env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1,::1",

@@ -26,7 +26,11 @@ def free_port() -> int:
 
 
 def server_env(database_url: str, port: int, **extra: object) -> dict[str, str]:
-    """The environment of a server under test: this venv first, 127.0.0.1, small and quick."""
+    """The environment of a server under test: this venv first, 127.0.0.1, small and quick.
+
+    One gthread worker with 4 threads serves a test's concurrent requests in one process;
+    tests/test_gunicorn_conf.py runs the default sync workers.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "JWT_"))}
     settings = {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -35,6 +39,7 @@ def server_env(database_url: str, port: int, **extra: object) -> dict[str, str]:
         "BCRYPT_ROUNDS": 4,
         "HOST": "127.0.0.1",
         "PORT": port,
+        "WORKER_CLASS": "gthread",
         "WEB_CONCURRENCY": 1,
         "THREADS": 4,
         "DRAIN_SECONDS": 0,

@@ -160,17 +160,36 @@ def test_a_layout_gunicorn_cannot_run_is_refused_before_anything_starts(text):
         parse_layout(text)
 
 
-def test_a_layouts_flags_reach_gunicorn_over_the_conf_file(monkeypatch):
-    layout = parse_layout("gthread:4x1,--keep-alive=0,--worker-connections=1,--reuse-port")
+def gunicorn_reads(monkeypatch, layout: Layout):
+    """gunicorn's settings for LAYOUT, read as gunicorn reads them."""
+    for name in ("KEEPALIVE", "GUNICORN_CMD_ARGS"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in layout.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])
+    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
 
-    cfg = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
 
-    assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("gthread", 4, 1)
-    assert (cfg.keepalive, cfg.worker_connections, cfg.reuse_port) == (0, 1, True)
-    assert layout.name == "gthread 4 x 1 --keep-alive=0 --worker-connections=1 --reuse-port"
+def test_a_layouts_flags_reach_gunicorn_over_the_conf_file(monkeypatch):
+    layout = parse_layout("gthread:2x4,--worker-connections=9,--reuse-port")
+
+    cfg = gunicorn_reads(monkeypatch, layout)
+
+    assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("gthread", 2, 4)
+    assert (cfg.keepalive, cfg.worker_connections, cfg.reuse_port) == (0, 9, True)
+    assert layout.name == "gthread 2 x 4 --worker-connections=9 --reuse-port"
+
+
+def test_a_layouts_keep_alive_is_the_setting_the_conf_file_derives_connections_from(
+    monkeypatch,
+):
+    layout = parse_layout("gthread:2x4,--keep-alive=5")
+
+    cfg = gunicorn_reads(monkeypatch, layout)
+
+    assert (layout.env()["KEEPALIVE"], layout.env()["GUNICORN_CMD_ARGS"]) == ("5", "")
+    assert (cfg.keepalive, cfg.worker_connections) == (5, 1000)
+    assert layout.name == "gthread 2 x 4 --keep-alive=5"
 
 
 class DropsTheFirstConnection(BaseHTTPRequestHandler):
@@ -231,14 +250,16 @@ def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
 def test_the_bench_names_the_layout_its_servers_run_and_stops_on_one_gunicorn_would_change(
     monkeypatch,
 ):
-    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "GUNICORN_CMD_ARGS"):
+    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "KEEPALIVE", "GUNICORN_CMD_ARGS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WORKER_CLASS", "sync")
+    monkeypatch.setenv("KEEPALIVE", "5")
 
     assert gunicorn_layout() == {
         "WORKER_CLASS": "sync",
-        "WEB_CONCURRENCY": 2,
+        "WEB_CONCURRENCY": 4,
         "THREADS": 1,
+        "KEEPALIVE": 5,
         "GUNICORN_CMD_ARGS": "",
     }
 

@@ -26,7 +26,7 @@ def test_defaults_are_documented_values():
     assert config["REFRESH_TOKEN_TTL"] == 30 * 24 * 3600
     assert config["BCRYPT_ROUNDS"] == 12
     assert config["PORT"] == 8000
-    assert config["DB_POOL_SIZE"] == 4
+    assert config["DB_POOL_SIZE"] == 1
     assert config["DATABASE_URL"].startswith("sqlite:///")
     assert config["DATABASE_URL"].endswith("instance/time_tracker.db")
 
@@ -85,14 +85,6 @@ def test_pool_size_follows_the_thread_count():
     assert config["DB_POOL_SIZE"] == 6
 
 
-def test_sync_workers_run_one_thread_and_hold_one_connection_each():
-    settings = server_settings({"WORKER_CLASS": "sync"})
-    config = load_config(env={"JWT_SECRET": SECRET, "WORKER_CLASS": "sync"})
-
-    assert settings["THREADS"] == 1
-    assert config["DB_POOL_SIZE"] == 1
-
-
 def test_threads_for_sync_workers_are_refused_rather_than_turned_into_gthread():
     with pytest.raises(ConfigError, match="THREADS must be 1 with WORKER_CLASS=sync, got 4"):
         server_settings({"WORKER_CLASS": "sync", "THREADS": "4"})
@@ -122,13 +114,13 @@ def test_server_defaults():
     assert server_settings({}) == {
         "HOST": "0.0.0.0",
         "PORT": 8000,
-        "WEB_CONCURRENCY": 2,
-        "WORKER_CLASS": "gthread",
-        "THREADS": 4,
+        "WEB_CONCURRENCY": 4,
+        "WORKER_CLASS": "sync",
+        "THREADS": 1,
         "WORKER_TIMEOUT": 30,
         "GRACEFUL_TIMEOUT": 25,
         "DRAIN_SECONDS": 3,
-        "KEEPALIVE": 5,
+        "KEEPALIVE": 0,
         "MAX_REQUESTS": 100_000,
         "MAX_REQUESTS_JITTER": 10_000,
         "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",

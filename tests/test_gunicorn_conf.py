@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import runpy
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg2
 import pytest
 import requests
+from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.config import Config
 
+from tests.faults import worker_pids
 from tests.servers import ROOT
 from tests.servers import answers
 from tests.servers import free_port
@@ -48,28 +51,62 @@ def test_gunicorn_builds_no_access_line_of_its_own(caplog):
     assert caplog.records == []
 
 
-@pytest.mark.parametrize(
-    ("env", "runs"), [({}, "gthread"), ({"WORKER_CLASS": "sync"}, "sync")], ids=["default", "sync"]
-)
-def test_gunicorn_runs_the_worker_class_asked_for(monkeypatch, env, runs):
-    """gunicorn turns a sync worker with threads into gthread; the settings give sync one."""
-    for name in ("WORKER_CLASS", "THREADS"):
+def read_by_gunicorn(monkeypatch, **env: str) -> Config:
+    """gunicorn's settings as it reads gunicorn.conf.py, given ENV over the defaults."""
+    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "KEEPALIVE", "GUNICORN_CMD_ARGS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    cfg = Config()
-    cfg.set("worker_class", conf["worker_class"])
-    cfg.set("threads", conf["threads"])
-
-    assert cfg.worker_class_str == runs
+    monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])
+    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
 
 
-@pytest.fixture
-def slow_server(launch, postgres_url):
-    """gunicorn with two workers serving the app plus a pg_sleep route."""
+@pytest.mark.parametrize(
+    ("env", "runs"),
+    [({}, "sync"), ({"WORKER_CLASS": "gthread"}, "gthread")],
+    ids=["default", "gthread"],
+)
+def test_gunicorn_runs_the_worker_class_asked_for(monkeypatch, env, runs):
+    """gunicorn turns a sync worker with threads into gthread; the settings give sync one."""
+    assert read_by_gunicorn(monkeypatch, **env).worker_class_str == runs
+
+
+def test_by_default_four_sync_workers_serve_one_request_each_and_close_it(monkeypatch):
+    cfg = read_by_gunicorn(monkeypatch)
+
+    assert (cfg.worker_class_str, cfg.workers, cfg.threads, cfg.keepalive) == ("sync", 4, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("env", "connections"),
+    [
+        ({}, 1),
+        ({"THREADS": "3"}, 3),
+        ({"KEEPALIVE": "5"}, 1000),
+        ({"THREADS": "3", "KEEPALIVE": "5"}, 1000),
+    ],
+    ids=["default", "threads", "keep-alive", "both"],
+)
+def test_a_gthread_worker_holds_as_many_connections_as_threads_unless_it_keeps_them_alive(
+    monkeypatch, env, connections
+):
+    """With keep-alive on, idle connections must not take the places of busy ones."""
+    cfg = read_by_gunicorn(monkeypatch, WORKER_CLASS="gthread", **env)
+
+    assert cfg.worker_connections == connections
+
+
+LAYOUTS = {
+    "gthread": {"WORKER_CLASS": "gthread", "WEB_CONCURRENCY": 2, "THREADS": 4},
+    "sync": {"WORKER_CLASS": "sync", "WEB_CONCURRENCY": 5, "THREADS": 1},
+}
+
+
+@pytest.fixture(params=LAYOUTS)
+def slow_server(request, launch, postgres_url):
+    """gunicorn serving the app plus a pg_sleep route, with room for five requests at once."""
     port = free_port()
-    env = server_env(postgres_url, port, WEB_CONCURRENCY=2, DRAIN_SECONDS=2)
+    env = server_env(postgres_url, port, DRAIN_SECONDS=2, **LAYOUTS[request.param])
     server = launch(["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"], env)
     wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
     return server
@@ -93,9 +130,63 @@ def test_sigterm_fails_readyz_finishes_in_flight_requests_and_exits_0(slow_serve
     assert "Shutting down: Master" in slow_server.output()
 
 
-def test_after_the_drain_the_server_takes_no_new_connections(slow_server):
+def test_after_the_drain_the_server_stops_at_once_and_takes_no_new_connections(slow_server):
     slow_server.process.send_signal(signal.SIGTERM)
 
-    assert slow_server.process.wait(timeout=20) == 0
+    # DRAIN_SECONDS is 2; an idle sync worker not woken would sleep out half its timeout.
+    assert slow_server.process.wait(timeout=8) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(slow_server.url("/livez"), timeout=2)
+
+
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
+    launch, postgres_url, worker_class
+):
+    """Waiting connections queue in the kernel, so the idle worker answers each new one."""
+    server = launch(
+        ["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"],
+        server_env(
+            postgres_url, free_port(), WORKER_CLASS=worker_class, WEB_CONCURRENCY=2, THREADS=1
+        ),
+    )
+    wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        slow = pool.submit(
+            requests.get, server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30
+        )
+        wait_for(lambda: sleeping_queries(postgres_url) == 1, 10, "the slow request in pg_sleep")
+
+        quick = [requests.get(server.url("/livez"), timeout=SLOW_SECONDS / 4) for _ in range(8)]
+
+        assert not slow.done()
+        assert [r.status_code for r in quick] == [200] * 8
+        assert slow.result().json() == {"slept": SLOW_SECONDS}
+
+
+def sync_server(launch, postgres_url: str):
+    """gunicorn with one sync worker that may go 2 s without a heartbeat."""
+    env = server_env(postgres_url, free_port(), WORKER_CLASS="sync", THREADS=1, WORKER_TIMEOUT=2)
+    server = launch(["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"], env)
+    wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
+    return server
+
+
+def test_a_sync_worker_outlives_the_worker_timeout_while_its_request_runs(launch, postgres_url):
+    server = sync_server(launch, postgres_url)
+    before = worker_pids(server)
+
+    answer = requests.get(server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30)
+
+    assert answer.json() == {"slept": SLOW_SECONDS}
+    assert worker_pids(server) == before
+
+
+def test_a_sync_worker_held_by_a_silent_client_is_still_restarted(launch, postgres_url):
+    server = sync_server(launch, postgres_url)
+    before = set(worker_pids(server))
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        wait_for(lambda: set(worker_pids(server)) - before, 15, "a new worker in its place")
+
+    assert answers(server, "/livez")
