@@ -128,6 +128,9 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "TOGGL_API_URL": NOWHERE,
         "TEMPO_API_URL": NOWHERE,
         "TESTING": True,
+        # Some tests send requests from several threads into one app, as to one gthread
+        # worker; a sync worker's pool holds one connection.
+        "DB_POOL_SIZE": 4,
         # Tests sign in many times from one address; tests of the limits set their own.
         "RATE_LIMIT_PER_ADDRESS": "10000 per minute",
         "RATE_LIMIT_PER_ACCOUNT": "10000 per minute",

@@ -80,7 +80,7 @@ def test_development_creates_a_private_secret_once(tmp_path, monkeypatch):
 
 
 def test_pool_size_follows_the_thread_count():
-    config = load_config(env={"JWT_SECRET": SECRET, "THREADS": "6"})
+    config = load_config(env={"JWT_SECRET": SECRET, "WORKER_CLASS": "gthread", "THREADS": "6"})
 
     assert config["DB_POOL_SIZE"] == 6
 
@@ -91,7 +91,8 @@ def test_threads_for_sync_workers_are_refused_rather_than_turned_into_gthread():
 
 
 def test_an_explicit_pool_size_wins_over_the_thread_count():
-    config = load_config(env={"JWT_SECRET": SECRET, "THREADS": "6", "DB_POOL_SIZE": "3"})
+    env = {"JWT_SECRET": SECRET, "WORKER_CLASS": "gthread", "THREADS": "6", "DB_POOL_SIZE": "3"}
+    config = load_config(env=env)
 
     assert config["DB_POOL_SIZE"] == 3
 
