@@ -28,10 +28,11 @@ HEARTBEATS_PER_TIMEOUT = 4
 # Counted from SIGTERM: the drain pause plus the slowest in-flight request must fit.
 graceful_timeout = settings["GRACEFUL_TIMEOUT"]
 keepalive = settings["KEEPALIVE"]
-if keepalive == 0:
+if worker_class == "gthread" and keepalive == 0:
     # A gthread worker then takes a connection only when one of its threads is free, so
     # waiting requests queue in the kernel, shared by every worker, first come first
     # served. With keep-alive on it holds up to 1,000, each staying where it was accepted.
+    # (For gevent this is the number of greenlets; a sync worker takes one at a time.)
     worker_connections = threads
 max_requests = settings["MAX_REQUESTS"]
 max_requests_jitter = settings["MAX_REQUESTS_JITTER"]

@@ -96,6 +96,10 @@ def test_a_gthread_worker_holds_as_many_connections_as_threads_unless_it_keeps_t
     assert cfg.worker_connections == connections
 
 
+def test_a_gevent_worker_keeps_its_thousand_greenlets_without_keep_alive(monkeypatch):
+    assert read_by_gunicorn(monkeypatch, WORKER_CLASS="gevent").worker_connections == 1000
+
+
 LAYOUTS = {
     "gthread": {"WORKER_CLASS": "gthread", "WEB_CONCURRENCY": 2, "THREADS": 4},
     "sync": {"WORKER_CLASS": "sync", "WEB_CONCURRENCY": 5, "THREADS": 1},
