@@ -11,11 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
+from gunicorn.app.wsgiapp import WSGIApplication
+from gunicorn.config import Config
 
 from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+LAYOUT_SETTINGS = ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "KEEPALIVE", "GUNICORN_CMD_ARGS")
+
+
+def read_by_gunicorn(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
+    """gunicorn's settings as it reads gunicorn.conf.py, given ENV over the defaults."""
+    for name in LAYOUT_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])
+    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ from http.server import ThreadingHTTPServer
 import psycopg2
 import psycopg2.extensions
 import pytest
-from gunicorn.app.wsgiapp import WSGIApplication
 
 from bench import seed
 from bench.gunicorn_workers import BESIDE_REPORT
@@ -24,9 +23,9 @@ from bench.run import disturbance
 from bench.run import gunicorn_layout
 from bench.run import import_runs
 from bench.run import schedule
-from bench.servers import ROOT
 from service.migrate import migrate
 from service.migrate import open_database
+from tests.servers import read_by_gunicorn
 
 
 @pytest.mark.parametrize(
@@ -160,20 +159,10 @@ def test_a_layout_gunicorn_cannot_run_is_refused_before_anything_starts(text):
         parse_layout(text)
 
 
-def gunicorn_reads(monkeypatch, layout: Layout):
-    """gunicorn's settings for LAYOUT, read as gunicorn reads them."""
-    for name in ("KEEPALIVE", "GUNICORN_CMD_ARGS"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in layout.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])
-    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
-
-
 def test_a_layouts_flags_reach_gunicorn_over_the_conf_file(monkeypatch):
     layout = parse_layout("gthread:2x4,--worker-connections=9,--reuse-port")
 
-    cfg = gunicorn_reads(monkeypatch, layout)
+    cfg = read_by_gunicorn(monkeypatch, **layout.env())
 
     assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("gthread", 2, 4)
     assert (cfg.keepalive, cfg.worker_connections, cfg.reuse_port) == (0, 9, True)
@@ -185,7 +174,7 @@ def test_a_layouts_keep_alive_is_the_setting_the_conf_file_derives_connections_f
 ):
     layout = parse_layout("gthread:2x4,--keep-alive=5")
 
-    cfg = gunicorn_reads(monkeypatch, layout)
+    cfg = read_by_gunicorn(monkeypatch, **layout.env())
 
     assert (layout.env()["KEEPALIVE"], layout.env()["GUNICORN_CMD_ARGS"]) == ("5", "")
     assert (cfg.keepalive, cfg.worker_connections) == (5, 1000)

@@ -12,13 +12,13 @@ from datetime import timedelta
 import psycopg2
 import pytest
 import requests
-from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.config import Config
 
 from tests.faults import worker_pids
 from tests.servers import ROOT
 from tests.servers import answers
 from tests.servers import free_port
+from tests.servers import read_by_gunicorn
 from tests.servers import server_env
 from tests.servers import wait_for
 
@@ -49,16 +49,6 @@ def test_gunicorn_builds_no_access_line_of_its_own(caplog):
     conf["logger_class"](cfg).access(None, None, {}, timedelta(milliseconds=3))
 
     assert caplog.records == []
-
-
-def read_by_gunicorn(monkeypatch, **env: str) -> Config:
-    """gunicorn's settings as it reads gunicorn.conf.py, given ENV over the defaults."""
-    for name in ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "KEEPALIVE", "GUNICORN_CMD_ARGS"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])
-    return WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg
 
 
 @pytest.mark.parametrize(
@@ -106,14 +96,18 @@ LAYOUTS = {
 }
 
 
-@pytest.fixture(params=LAYOUTS)
-def slow_server(request, launch, postgres_url):
-    """gunicorn serving the app plus a pg_sleep route, with room for five requests at once."""
-    port = free_port()
-    env = server_env(postgres_url, port, DRAIN_SECONDS=2, **LAYOUTS[request.param])
+def serve_slow_app(launch, postgres_url: str, **settings: object):
+    """Start gunicorn serving the app plus a pg_sleep route under SETTINGS; wait until ready."""
+    env = server_env(postgres_url, free_port(), **settings)
     server = launch(["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"], env)
     wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
     return server
+
+
+@pytest.fixture(params=LAYOUTS)
+def slow_server(request, launch, postgres_url):
+    """The slow app with room for five requests at once."""
+    return serve_slow_app(launch, postgres_url, DRAIN_SECONDS=2, **LAYOUTS[request.param])
 
 
 def test_sigterm_fails_readyz_finishes_in_flight_requests_and_exits_0(slow_server, postgres_url):
@@ -148,13 +142,9 @@ def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
     launch, postgres_url, worker_class
 ):
     """Waiting connections queue in the kernel, so the idle worker answers each new one."""
-    server = launch(
-        ["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"],
-        server_env(
-            postgres_url, free_port(), WORKER_CLASS=worker_class, WEB_CONCURRENCY=2, THREADS=1
-        ),
+    server = serve_slow_app(
+        launch, postgres_url, WORKER_CLASS=worker_class, WEB_CONCURRENCY=2, THREADS=1
     )
-    wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
     with ThreadPoolExecutor(max_workers=1) as pool:
         slow = pool.submit(
             requests.get, server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30
@@ -169,11 +159,8 @@ def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
 
 
 def sync_server(launch, postgres_url: str):
-    """gunicorn with one sync worker that may go 2 s without a heartbeat."""
-    env = server_env(postgres_url, free_port(), WORKER_CLASS="sync", THREADS=1, WORKER_TIMEOUT=2)
-    server = launch(["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"], env)
-    wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
-    return server
+    """The slow app on one sync worker that may go 2 s without a heartbeat."""
+    return serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", THREADS=1, WORKER_TIMEOUT=2)
 
 
 def test_a_sync_worker_outlives_the_worker_timeout_while_its_request_runs(launch, postgres_url):
