@@ -16,6 +16,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from prometheus_client import REGISTRY
 
 from service.db import db
+from service.db import keep_connection_between_requests
 from service.db import make_database
 from service.db import rerun_on_deadlock
 from service.models import User
@@ -170,15 +171,81 @@ def test_one_dead_connection_retires_every_idle_one(pool, postgres_url, caplog):
     ]
 
 
-def test_the_pool_gauge_counts_connections_while_they_are_checked_out(pool):
-    def in_use() -> float:
-        return REGISTRY.get_sample_value("db_pool_connections_in_use")
+def in_use() -> float:
+    """Return the db_pool_connections_in_use gauge."""
+    return REGISTRY.get_sample_value("db_pool_connections_in_use")
 
+
+def test_the_pool_gauge_counts_connections_while_they_are_checked_out(pool):
     with pool.connection_context():
         during = in_use()
     after = in_use()
 
     assert (during, after) == (1, 0)
+
+
+@pytest.fixture
+def keeping(monkeypatch):
+    """Requests keep their thread's connection, as in a sync worker; not after the test."""
+    monkeypatch.setattr("service.db._keep_between_requests", False)
+    keep_connection_between_requests()
+
+
+# The app, client and users of conftest, on PostgreSQL only: SQLite has no pool.
+on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@on_postgresql
+def test_a_worker_that_keeps_its_connection_runs_the_next_request_on_it(
+    keeping, client, postgres_url
+):
+    assert client.get("/health").status_code == 200
+    held_between = (db.is_closed(), in_use())
+    pid = backend(db)
+
+    assert client.get("/health").status_code == 200
+
+    assert held_between == (False, 1)
+    assert last_statement(postgres_url, pid) == "SELECT 1"
+
+
+@on_postgresql
+def test_otherwise_each_request_gives_its_connection_back(client):
+    assert client.get("/health").status_code == 200
+
+    assert db.is_closed()
+    assert in_use() == 0
+
+
+@on_postgresql
+def test_a_kept_connection_the_server_dropped_is_replaced_on_the_next_request(
+    keeping, client, auth_headers, postgres_url
+):
+    assert client.get("/health").status_code == 200
+    pid = backend(db)
+    terminate(postgres_url, pid)
+
+    health = client.get("/health")
+    entries = client.get("/api/entries", headers=auth_headers)
+
+    assert (health.json["status"], entries.status_code) == ("healthy", 200)
+    assert backend(db) != pid
+
+
+def test_a_connection_is_kept_only_while_open_idle_and_fresh(pool):
+    with pool.connection_context():
+        idle = pool.can_keep()
+        with pool.atomic():
+            backend(pool)
+            in_transaction = pool.can_keep()
+        pool.connection().close()
+        closed = pool.can_keep()
+    with pool.connection_context():
+        pool._stale_timeout = 0.01
+        time.sleep(0.02)
+        stale = pool.can_keep()
+
+    assert (idle, in_transaction, closed, stale) == (True, False, False, False)
 
 
 def test_inside_a_transaction_a_dead_connection_is_an_error_not_a_rerun(pool, postgres_url):

@@ -158,6 +158,20 @@ def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
         assert slow.result().json() == {"slept": SLOW_SECONDS}
 
 
+@pytest.mark.parametrize(("worker_class", "held"), [("sync", 1), ("gthread", 0)])
+def test_a_sync_worker_keeps_its_database_connection_between_requests(
+    launch, postgres_url, worker_class, held
+):
+    server = serve_slow_app(
+        launch, postgres_url, WORKER_CLASS=worker_class, WEB_CONCURRENCY=1, THREADS=1
+    )
+
+    assert requests.get(server.url("/health"), timeout=5).status_code == 200
+    metrics = requests.get(server.url("/metrics"), timeout=5).text.splitlines()
+
+    assert f"db_pool_connections_in_use {held:.1f}" in metrics
+
+
 def sync_server(launch, postgres_url: str):
     """The slow app on one sync worker that may go 2 s without a heartbeat."""
     return serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", THREADS=1, WORKER_TIMEOUT=2)

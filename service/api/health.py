@@ -13,6 +13,7 @@ from flask import jsonify
 
 from service import lifecycle
 from service.db import db
+from service.db import request_connection
 from service.migrate import applied_migrations
 from service.openapi import documented
 from service.schemas import Alive
@@ -27,9 +28,9 @@ bp = Blueprint("health", __name__)
 
 
 def _database_ok() -> bool:
-    """Run SELECT 1 on a pooled connection; connect and statement timeouts bound it."""
+    """Run SELECT 1 on this thread's connection; connect and statement timeouts bound it."""
     try:
-        with db.connection_context():
+        with request_connection():
             db.execute_sql("SELECT 1")
     except peewee.PeeweeException as exc:
         log.warning("health check: database failed: %s", exc.__class__.__name__)
@@ -61,7 +62,7 @@ def readyz():
         return jsonify(status="unready", failed="draining", detail="shutting down"), 503
     known = current_app.extensions["migrations"]
     try:
-        with db.connection_context():
+        with request_connection():
             pending = sorted(set(known) - set(applied_migrations(db)))
     except peewee.PeeweeException as exc:
         log.warning("readiness check: database failed: %s", exc.__class__.__name__)
