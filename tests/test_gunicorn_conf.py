@@ -172,6 +172,32 @@ def test_a_sync_worker_keeps_its_database_connection_between_requests(
     assert f"db_pool_connections_in_use {held:.1f}" in metrics
 
 
+def drop_service_connections(url: str) -> int:
+    """End every connection the service holds to URL's database, as a restart would."""
+    conn = psycopg2.connect(url, connect_timeout=3)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'time-tracker'"
+            )
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_sync_worker_whose_kept_connection_was_dropped_answers_on_a_new_one(launch, postgres_url):
+    server = serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", WEB_CONCURRENCY=1, THREADS=1)
+    assert requests.get(server.url("/health"), timeout=5).status_code == 200
+    dropped = drop_service_connections(postgres_url)
+
+    answer = requests.get(server.url("/health"), timeout=5)
+
+    assert dropped >= 1
+    assert answer.json()["status"] == "healthy"
+
+
 def sync_server(launch, postgres_url: str):
     """The slow app on one sync worker that may go 2 s without a heartbeat."""
     return serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", THREADS=1, WORKER_TIMEOUT=2)
