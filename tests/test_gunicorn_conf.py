@@ -25,18 +25,25 @@ from tests.servers import wait_for
 SLOW_SECONDS = 4
 
 
-def sleeping_queries(url: str) -> int:
-    """Count the pg_sleep queries running in URL's database right now."""
+def count_sessions(url: str, sql: str) -> int:
+    """Run SQL, a count over pg_stat_activity, on its own autocommit connection to URL."""
     conn = psycopg2.connect(url, connect_timeout=3)
+    conn.autocommit = True
     try:
         with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND state = 'active' AND query LIKE 'SELECT pg_sleep%%'"
-            )
+            cursor.execute(sql)
             return cursor.fetchone()[0]
     finally:
         conn.close()
+
+
+def sleeping_queries(url: str) -> int:
+    """Count the pg_sleep queries running in URL's database right now."""
+    return count_sessions(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state = 'active' AND query LIKE 'SELECT pg_sleep%'",
+    )
 
 
 def test_gunicorn_builds_no_access_line_of_its_own(caplog):
@@ -174,17 +181,11 @@ def test_a_sync_worker_keeps_its_database_connection_between_requests(
 
 def drop_service_connections(url: str) -> int:
     """End every connection the service holds to URL's database, as a restart would."""
-    conn = psycopg2.connect(url, connect_timeout=3)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND application_name = 'time-tracker'"
-            )
-            return cursor.fetchone()[0]
-    finally:
-        conn.close()
+    return count_sessions(
+        url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'time-tracker'",
+    )
 
 
 def test_a_sync_worker_whose_kept_connection_was_dropped_answers_on_a_new_one(launch, postgres_url):
