@@ -102,6 +102,13 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
+def worker_exit(server, worker):
+    """Write the requests a stopping worker has counted but not yet written to /metrics."""
+    from service import metrics
+
+    metrics.flush_requests()
+
+
 def pre_request(worker, req):
     """Mark a sync worker's request as running, for its heartbeat (post_worker_init)."""
     if worker_class == "sync":

@@ -13,7 +13,9 @@ import psycopg2
 import pytest
 import requests
 from gunicorn.config import Config
+from prometheus_client import REGISTRY
 
+from service import metrics
 from tests.faults import worker_pids
 from tests.servers import ROOT
 from tests.servers import answers
@@ -56,6 +58,16 @@ def test_gunicorn_builds_no_access_line_of_its_own(caplog):
     conf["logger_class"](cfg).access(None, None, {}, timedelta(milliseconds=3))
 
     assert caplog.records == []
+
+
+def test_a_stopping_worker_writes_the_requests_it_has_counted():
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    labels = {"route": "/test/last-words", "method": "GET", "status": "200"}
+    metrics.record_request("/test/last-words", "GET", 200, 0.001)
+
+    conf["worker_exit"](None, None)
+
+    assert REGISTRY.get_sample_value("http_requests_total", labels) == 1
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
+from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
@@ -25,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample(name: str, **labels: str) -> float:
-    """The current value of one sample of this process's registry (0 when absent)."""
+    """The value of one sample of this process's registry, as a scrape would read it now
+    (0 when absent)."""
+    metrics.flush_requests()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -80,6 +84,61 @@ def test_invented_methods_share_one_label(client):
         == 3
     )
     assert sample("http_requests_total", route="<unmatched>", method="BREW", status="405") == 0
+
+
+def test_requests_counted_in_batches_read_as_if_each_was_observed():
+    route = "/test/batched"
+    durations = [0.0, 0.004, 0.005, 0.0051, 0.3, 9.99, 10.0, 60.0]
+    reference = Histogram(
+        "reference", "", ["route"], buckets=metrics.LATENCY_BUCKETS, registry=CollectorRegistry()
+    )
+    for seconds in durations:
+        reference.labels(route).observe(seconds)
+        metrics.record_request(route, "GET", 200, seconds)
+    metrics.record_request(route, "GET", 500, 0.02)
+    reference.labels(route).observe(0.02)
+
+    metrics.flush_requests()
+
+    expected = {
+        (s.name.removeprefix("reference"), s.labels.get("le")): s.value
+        for s in reference.collect()[0].samples
+        if not s.name.endswith("_created")
+    }
+    for (suffix, le), value in expected.items():
+        labels = {"route": route, "method": "GET"} | ({"le": le} if le else {})
+        read = REGISTRY.get_sample_value(f"http_request_duration_seconds{suffix}", labels)
+        assert read == pytest.approx(value), (suffix, le)
+    assert sample("http_requests_total", route=route, method="GET", status="200") == 8
+    assert sample("http_requests_total", route=route, method="GET", status="500") == 1
+
+
+def test_counted_requests_reach_the_metrics_within_a_second_without_a_scrape():
+    labels = {"route": "/test/unscraped", "method": "GET", "status": "200"}
+
+    metrics.record_request("/test/unscraped", "GET", 200, 0.001)
+    deadline = time.monotonic() + metrics.FLUSH_SECONDS + 2
+    while not REGISTRY.get_sample_value("http_requests_total", labels):
+        assert time.monotonic() < deadline, "never written"
+        time.sleep(0.05)
+
+    assert REGISTRY.get_sample_value("http_requests_total", labels) == 1
+
+
+def test_a_forked_child_does_not_write_its_parents_counts_again():
+    labels = {"route": "/test/forked", "method": "GET", "status": "200"}
+    metrics.record_request("/test/forked", "GET", 200, 0.001)
+
+    child = os.fork()
+    if child == 0:
+        before = REGISTRY.get_sample_value("http_requests_total", labels) or 0
+        metrics.flush_requests()
+        after = REGISTRY.get_sample_value("http_requests_total", labels) or 0
+        os._exit(int(after - before))
+    _, status = os.waitpid(child, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sample("http_requests_total", **labels) == 1
 
 
 def test_metrics_need_no_token_and_list_every_family(client):
@@ -173,16 +232,21 @@ def gunicorn(tmp_path):
 
 def test_metrics_add_up_across_gunicorn_workers_and_its_logs_are_json(gunicorn):
     base, process = gunicorn
-    before = scraped(requests.get(f"{base}/metrics", timeout=5).text, "http_requests_total")
+    jwks = "/.well-known/jwks.json"
 
     for _ in range(40):
-        requests.get(f"{base}/.well-known/jwks.json", timeout=5, headers={"Connection": "close"})
-    text = requests.get(f"{base}/metrics", timeout=5).text
+        requests.get(f"{base}{jwks}", timeout=5, headers={"Connection": "close"})
+    deadline = time.monotonic() + metrics.FLUSH_SECONDS + 5
+    while True:  # each worker writes its counts at least once a second
+        text = requests.get(f"{base}/metrics", timeout=5).text
+        if scraped(text, "http_requests_total", route=jwks) >= 41 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
 
-    assert scraped(text, "http_requests_total", route="/.well-known/jwks.json") >= 40
-    assert scraped(text, "http_requests_total") - before == 40 + 1
+    # 40, and the fixture's one request that found the server up.
+    assert scraped(text, "http_requests_total", route=jwks) == 41
     logged = [json.loads(line) for line in output.splitlines()]
     assert sum(line["message"].startswith("Booting worker") for line in logged) >= 2
-    assert sum(line.get("route") == "/.well-known/jwks.json" for line in logged) >= 40
+    assert sum(line.get("route") == jwks for line in logged) >= 40
