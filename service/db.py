@@ -7,8 +7,6 @@ import select
 import time
 import weakref
 from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
@@ -306,15 +304,22 @@ def release_connection() -> None:
     db.close()
 
 
-@contextmanager
-def request_connection() -> Iterator[None]:
+class RequestConnection:
     """Hold this thread's connection for a block of a request whose blueprint does not
-    use_database (the probes), and release it after."""
-    db.connect(reuse_if_open=True)
-    try:
-        yield
-    finally:
+    use_database (the probes), and release it after: `with request_connection:`.
+
+    A class, not @contextmanager: its generator cost /health 0.7 us of the 2-3 us of
+    CPU each extra step costs a worker under gunicorn.
+    """
+
+    def __enter__(self) -> None:
+        db.connect(reuse_if_open=True)
+
+    def __exit__(self, *exc_info: object) -> None:
         release_connection()
+
+
+request_connection = RequestConnection()
 
 
 def _connect() -> None:

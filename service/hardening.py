@@ -21,6 +21,7 @@ SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
 )
+SECURITY_NAMES = frozenset(name.lower() for name, _ in SECURITY_HEADERS)
 NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 NO_STORE_NAMES = frozenset(name.lower() for name, _ in NO_STORE)
 
@@ -43,7 +44,10 @@ class SecurityHeaders:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info=None):
             present = {name.lower() for name, _ in headers}
-            headers.extend(pair for pair in SECURITY_HEADERS if pair[0].lower() not in present)
+            if present.isdisjoint(SECURITY_NAMES):
+                headers.extend(SECURITY_HEADERS)
+            else:  # the view set one itself (a page its own CSP, say): the view's wins
+                headers.extend(pair for pair in SECURITY_HEADERS if pair[0].lower() not in present)
             if private:
                 headers[:] = [pair for pair in headers if pair[0].lower() not in NO_STORE_NAMES]
                 headers.extend(NO_STORE)

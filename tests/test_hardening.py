@@ -19,6 +19,21 @@ def test_every_answer_has_the_security_headers(client, path):
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
+def test_a_view_that_sets_a_security_header_itself_keeps_its_own(make_app, database_url):
+    app = make_app(database_url)
+
+    @app.get("/page")
+    def page():
+        own = {"Content-Security-Policy": "default-src 'self'", "x-frame-options": "SAMEORIGIN"}
+        return "<p>a page</p>", 200, own
+
+    headers = app.test_client().get("/page").headers
+
+    assert headers.getlist("Content-Security-Policy") == ["default-src 'self'"]
+    assert headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_auth_answers_are_not_stored(client, user, login):
     tokens = login(user)
 
