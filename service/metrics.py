@@ -54,8 +54,8 @@ class RequestTally:
 
     In multiprocess mode every write to a metric is a locked store into a memory-mapped
     file: three per request (the count, the latency's sum and its bucket) cost 2.7 us in a
-    loop, and 7 us of a worker's CPU per /health under gunicorn (294 us against 287 with
-    metrics off). Counting in a dict costs 0.15 us; a daemon thread writes the counts every
+    loop, and 7-11 us of a worker's CPU per /health under gunicorn (bench/README.md).
+    Counting in a dict costs 0.15 us; a daemon thread writes the counts every
     FLUSH_SECONDS, a scrape writes its own process's first, and gunicorn's worker_exit hook
     writes a stopping worker's last.
     """

@@ -113,7 +113,7 @@ def test_requests_counted_in_batches_read_as_if_each_was_observed():
     assert sample("http_requests_total", route=route, method="GET", status="500") == 1
 
 
-def test_counted_requests_reach_the_metrics_within_a_second_without_a_scrape():
+def test_counted_requests_reach_the_metrics_on_their_own_without_a_scrape():
     labels = {"route": "/test/unscraped", "method": "GET", "status": "200"}
 
     metrics.record_request("/test/unscraped", "GET", 200, 0.001)
