@@ -134,6 +134,9 @@ def test_sigterm_fails_readyz_finishes_in_flight_requests_and_exits_0(slow_serve
         slow_url = slow_server.url(f"/test/sleep?seconds={SLOW_SECONDS}")
         in_flight = [pool.submit(requests.get, slow_url, timeout=30) for _ in range(3)]
         wait_for(lambda: sleeping_queries(postgres_url) == 3, 10, "three requests in pg_sleep")
+        # A worker still booting when SIGTERM comes exits without serving: make sure one
+        # of the two left is up, so there is an idle worker to answer while draining.
+        wait_for(lambda: answers(slow_server, "/livez"), 10, "an idle worker to serve")
 
         slow_server.process.send_signal(signal.SIGTERM)
         wait_for(lambda: answers(slow_server, "/readyz", 503), 3, "/readyz to fail while draining")
@@ -169,6 +172,7 @@ def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
             requests.get, server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30
         )
         wait_for(lambda: sleeping_queries(postgres_url) == 1, 10, "the slow request in pg_sleep")
+        wait_for(lambda: answers(server, "/livez"), 10, "the other worker to have booted")
 
         quick = [requests.get(server.url("/livez"), timeout=SLOW_SECONDS / 4) for _ in range(8)]
 
