@@ -8,6 +8,7 @@ import signal
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -115,11 +116,28 @@ LAYOUTS = {
 }
 
 
+def catches_sigabrt(pid: int) -> bool:
+    """Tell whether gunicorn worker PID has set its own signal handlers: it then catches
+    SIGABRT, which its master does not. A SIGTERM that comes before is caught by the
+    master's handler it inherited, so the worker never learns it should stop."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGABRT - 1) & 1)
+
+
 def serve_slow_app(launch, postgres_url: str, **settings: object):
-    """Start gunicorn serving the app plus a pg_sleep route under SETTINGS; wait until ready."""
+    """Start gunicorn serving the app plus a pg_sleep route under SETTINGS; wait until ready
+    and every worker has its signal handlers."""
     env = server_env(postgres_url, free_port(), **settings)
     server = launch(["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"], env)
     wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
+    workers = int(env["WEB_CONCURRENCY"])
+
+    def all_booted() -> bool:
+        pids = worker_pids(server)
+        return len(pids) == workers and all(catches_sigabrt(pid) for pid in pids)
+
+    wait_for(all_booted, 30, f"{workers} workers with their signal handlers")
     return server
 
 
