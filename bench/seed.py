@@ -17,6 +17,7 @@ import psycopg2
 
 from service.migrate import migrate
 from service.migrate import open_database
+from service.models import time_ordered_id
 
 PASSWORD = "bench-password-1234"
 SEED_SOURCE = "seed"
@@ -94,7 +95,7 @@ def copy_lines(user_id: str, source: str, prefix: str, count: int, step: float) 
 def copy_line(user_id: str, row: dict[str, object], now: str) -> str:
     """Return one COPY text line (COLUMNS) for an entry ROW of the user, stamped NOW."""
     return (
-        f"{uuid.uuid4()}\t{user_id}\t{row['source']}\t{copy_text(row['external_id'])}\t"
+        f"{time_ordered_id()}\t{user_id}\t{row['source']}\t{copy_text(row['external_id'])}\t"
         f"{row['date'].isoformat()}\t{row['duration']}\t{copy_text(row['project'])}\t"
         f"{copy_text(row['description'])}\t{now}\t{now}\n"
     )

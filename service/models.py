@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from datetime import UTC
 from datetime import datetime
@@ -11,11 +13,35 @@ import peewee
 from service.db import db
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
+# A UUIDv7's random bits (RFC 9562): rand_a (12 bits) and rand_b (62 bits).
+_RANDOM_BITS = (0xFFF << 64) | ((1 << 62) - 1)
 
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def time_ordered_ids(count: int) -> list[uuid.UUID]:
+    """Return COUNT new UUIDv7s (RFC 9562): the Unix time in ms, then 74 random bits.
+
+    Time entries' ids. Keys made at the same time sit together at the right end of the
+    primary key's B-tree, where random ones touch a page each all over it: the upsert of
+    an import into a table of 1,000,000 entries took 11-15% less of PostgreSQL's time
+    with them than with `gen_random_uuid()` (bench/README.md). Made here, not in SQL, so
+    the reading thread pays for them while the server writes.
+    """
+    prefix = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | 0b10 << 62
+    noise = os.urandom(10 * count)
+    return [
+        uuid.UUID(int=prefix | (int.from_bytes(noise[at : at + 10]) & _RANDOM_BITS))
+        for at in range(0, 10 * count, 10)
+    ]
+
+
+def time_ordered_id() -> uuid.UUID:
+    """Return one new UUIDv7 (see time_ordered_ids)."""
+    return time_ordered_ids(1)[0]
 
 
 class UTCDateTimeField(peewee.DateTimeField):
@@ -79,7 +105,7 @@ class RefreshToken(BaseModel):
 class TimeEntry(BaseModel):
     """A span of tracked time, owned by one user, from one source."""
 
-    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    id = peewee.UUIDField(primary_key=True, default=time_ordered_id)
     user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="entries", index=False)
     source = peewee.CharField(max_length=32, default="manual")
     external_id = peewee.CharField(max_length=255, null=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC
 from datetime import datetime
@@ -16,6 +17,8 @@ from service.errors import APIError
 from service.migrate import migrate
 from service.migrate import open_database
 from service.models import TimeEntry
+from service.models import time_ordered_id
+from service.models import time_ordered_ids
 from service.schemas import EntryQuery
 from tests.conftest import PASSWORD
 
@@ -209,6 +212,36 @@ def test_bulk_upsert_creates_then_updates_then_leaves_alone(client, auth_headers
     assert third.json == {"created": 1, "updated": 2, "unchanged": 3}
     assert TimeEntry.select().count() == 6
     assert TimeEntry.get(TimeEntry.external_id == "4000000004").duration == 2.0
+
+
+def unix_ms(entry_id: uuid.UUID) -> int:
+    """Return the Unix time in ms a UUIDv7 was made at (its first 48 bits)."""
+    return entry_id.int >> 80
+
+
+def test_time_ordered_ids_are_uuid7s_that_sort_in_the_order_they_were_made():
+    before = time.time_ns() // 1_000_000
+    batch = time_ordered_ids(500)
+    time.sleep(0.002)
+    later = time_ordered_id()
+
+    assert {(made.version, made.variant) for made in [*batch, later]} == {(7, uuid.RFC_4122)}
+    assert len(set(batch)) == 500
+    assert before <= unix_ms(batch[0]) < unix_ms(later) <= time.time_ns() // 1_000_000
+    assert max(batch) < later
+
+
+def test_new_entries_get_time_ordered_ids_however_they_arrive(client, auth_headers):
+    before = time.time_ns() // 1_000_000
+    client.post("/api/entries", json=bulk_item(0), headers=auth_headers)
+    batch = [bulk_item(n) for n in range(1, 4)]
+    client.put("/api/entries/bulk", json={"entries": batch}, headers=auth_headers)
+    after = time.time_ns() // 1_000_000
+
+    ids = [entry.id for entry in TimeEntry.select()]
+    assert len(ids) == 4
+    assert {made.version for made in ids} == {7}
+    assert all(before <= unix_ms(made) <= after for made in ids)
 
 
 def test_sending_the_same_batch_twice_changes_no_row(client, auth_headers):
