@@ -36,6 +36,9 @@ MAX_PROJECT = 255
 MAX_DESCRIPTION = 10_000
 MAX_EXTERNAL_ID = 255
 SOURCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+# The first batch is this many times smaller than the rest, so the database starts
+# writing while the rest of the file is read (5,000 rows took 0.15 s to read).
+FIRST_BATCH_DIVISOR = 10
 
 
 def detect(names: set[str]) -> CsvFormat:
@@ -80,7 +83,8 @@ def read_file(
     max_rows: int,
     batch_rows: int = entries.POSTGRES_UPSERT_CHUNK,
 ) -> tuple[ImportResult, Iterator[list[dict[str, object]]]]:
-    """Read DATA's header now; return the result and the entries in batches of BATCH_ROWS.
+    """Read DATA's header now; return the result and the entries in batches of BATCH_ROWS
+    (the first one FIRST_BATCH_DIVISOR times smaller).
 
     The result's rows, errors and skipped counts grow as the batches are read (its
     `entries` stay empty); a file too long or without rows raises 422 when read that far.
@@ -93,6 +97,7 @@ def read_file(
     def batches() -> Iterator[list[dict[str, object]]]:
         seen: Counter[str] = Counter()
         batch: list[dict[str, object]] = []
+        size = max(1, batch_rows // FIRST_BATCH_DIVISOR)
         for line, values in rows:
             result.rows += 1
             if result.rows > max_rows:
@@ -111,9 +116,9 @@ def read_file(
                 result.skipped[entry] += 1
                 continue
             batch.append(entry)
-            if len(batch) == batch_rows:
+            if len(batch) == size:
                 yield batch
-                batch = []
+                batch, size = [], batch_rows
         if not result.rows:
             raise APIError(422, "The file has a header row but no entries.")
         if batch:
