@@ -221,7 +221,7 @@ def unix_ms(entry_id: uuid.UUID) -> int:
 
 def test_time_ordered_ids_are_uuid7s_that_sort_in_the_order_they_were_made():
     before = time.time_ns() // 1_000_000
-    batch = time_ordered_ids(500)
+    batch = [uuid.UUID(text) for text in time_ordered_ids(500)]
     time.sleep(0.002)
     later = time_ordered_id()
 
