@@ -13,7 +13,7 @@ import peewee
 from service.db import db
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
-# The hex digit after a UUIDv7's second dash: variant 10, then two random bits.
+# The hex digit after a UUIDv7's third dash: the variant (binary 10), then two random bits.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
