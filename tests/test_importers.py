@@ -179,6 +179,16 @@ def test_every_bad_row_is_reported_with_line_and_column():
     ]
 
 
+def test_an_empty_required_cell_is_reported_under_the_files_own_column_name():
+    toggl = parse("START DATE,Start Time,Duration\n2024-03-04,,1:00:00\n")
+    harvest = parse("Date,Hours,Project\n2024-03-04,,Apollo\n")
+
+    assert [(e.line, e.column, e.reason) for e in toggl.errors] == [
+        (2, "Start Time", "is required")
+    ]
+    assert [(e.line, e.column, e.reason) for e in harvest.errors] == [(2, "Hours", "is required")]
+
+
 def test_running_entries_are_skipped_and_counted():
     result = parse("Start date,Start time,End time,Duration\n2024-03-04,09:00:00,,\n")
 

@@ -17,9 +17,9 @@ from service.importers import generic_csv
 from service.importers import harvest_csv
 from service.importers import toggl_csv
 from service.importers.base import CsvFormat
-from service.importers.base import Fields
 from service.importers.base import Header
 from service.importers.base import ImportResult
+from service.importers.base import Layout
 from service.importers.base import RowError
 from service.importers.base import RowInvalid
 from service.importers.base import Span
@@ -92,6 +92,7 @@ def read_file(
     names, rows = records(decode(data))
     header = Header(names)
     chosen = choose_format(format_name, set(header.normalised))
+    layout = Layout(header, chosen.columns)
     result = ImportResult(chosen.name, chosen.source)
 
     def batches() -> Iterator[list[dict[str, object]]]:
@@ -107,7 +108,7 @@ def read_file(
                 result.errors.append(RowError(line, None, reason))
                 continue
             try:
-                span = chosen.parse_row(Fields(header, values), zone)
+                span = chosen.parse_row(layout.read(values), layout.names, zone)
                 entry = to_entry(chosen.source, span, seen)
             except RowInvalid as exc:
                 result.errors.append(RowError(line, exc.column, exc.reason))

@@ -3,26 +3,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from service.importers.base import CsvFormat
-from service.importers.base import Fields
 from service.importers.base import RowInvalid
 from service.importers.base import Span
 from service.importers.base import parse_hours
 from service.importers.base import parse_moment
+from service.importers.base import require
+
+COLUMNS = {
+    "start": ("start",),
+    "duration": ("duration",),
+    "end": ("end",),
+    "project": ("project",),
+    "description": ("description",),
+    "identity": ("user_email", "email"),
+    "external_id": ("external_id",),
+    "source": ("source",),
+}
 
 
-def parse_row(fields: Fields, zone: ZoneInfo) -> Span:
+def parse_row(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) -> Span:
     """Read one row: `start`, then `duration` (hours or a clock) or else `end`."""
-    start = parse_moment(fields.require("start"), zone, fields.column("start"))
-    duration, end = fields.get("duration"), fields.get("end")
-    if duration:
-        seconds = parse_hours(duration, fields.column("duration"))
-        duration_column = fields.column("duration")
-    elif end:
-        seconds = (parse_moment(end, zone, fields.column("end")) - start).total_seconds()
-        duration_column = fields.column("end")
+    start = parse_moment(require(row, names, "start"), zone, names["start"])
+    if row["duration"]:
+        seconds = parse_hours(row["duration"], names["duration"])
+        duration_column = names["duration"]
+    elif row["end"]:
+        seconds = (parse_moment(row["end"], zone, names["end"]) - start).total_seconds()
+        duration_column = names["end"]
         if seconds < 0:
             raise RowInvalid(duration_column, "is earlier than start")
     else:
@@ -30,12 +41,12 @@ def parse_row(fields: Fields, zone: ZoneInfo) -> Span:
     return Span(
         start,
         seconds,
-        project=fields.get("project"),
-        description=fields.get("description"),
-        identity=fields.get("user_email", "email"),
-        external_id=fields.get("external_id") or None,
+        project=row["project"],
+        description=row["description"],
+        identity=row["identity"],
+        external_id=row["external_id"] or None,
         duration_column=duration_column,
-        source=fields.get("source") or None,
+        source=row["source"] or None,
     )
 
 
@@ -43,5 +54,6 @@ FORMAT = CsvFormat(
     name="generic_csv",
     source="csv",
     required=frozenset({"start"}),
+    columns=COLUMNS,
     parse_row=parse_row,
 )

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from service.importers.base import CsvFormat
-from service.importers.base import Fields
 from service.importers.base import Span
 from service.importers.base import parse_hours
 from service.importers.base import parse_moment
+from service.importers.base import require
+
+COLUMNS = {
+    "date": ("date",),
+    "hours": ("hours",),
+    "project": ("project",),
+    "notes": ("notes",),
+    "first name": ("first name",),
+    "last name": ("last name",),
+}
 
 
-def parse_row(fields: Fields, zone: ZoneInfo) -> Span:
+def parse_row(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) -> Span:
     """Read one Harvest row: the day (starting at midnight in ZONE), hours, project, notes."""
-    start = parse_moment(fields.require("date"), zone, fields.column("date"))
-    hours_column = fields.column("hours")
+    start = parse_moment(require(row, names, "date"), zone, names["date"])
     return Span(
         start,
-        parse_hours(fields.require("hours"), hours_column),
-        project=fields.get("project"),
-        description=fields.get("notes"),
-        identity=f"{fields.get('first name')} {fields.get('last name')}".strip(),
-        duration_column=hours_column,
+        parse_hours(require(row, names, "hours"), names["hours"]),
+        project=row["project"],
+        description=row["notes"],
+        identity=f"{row['first name']} {row['last name']}".strip(),
+        duration_column=names["hours"],
     )
 
 
@@ -29,5 +38,6 @@ FORMAT = CsvFormat(
     name="harvest_csv",
     source="harvest",
     required=frozenset({"date", "hours"}),
+    columns=COLUMNS,
     parse_row=parse_row,
 )
