@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
-DEV_ENV := APP_ENV=development HOST=$(HOST) PORT=$(PORT)
+DEV_ENV := APP_ENV=development LOG_FORMAT=$${LOG_FORMAT:-text} HOST=$(HOST) PORT=$(PORT)
+# Each worker writes its metrics here, so /metrics sums them; emptied at every start.
+METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run test bench lint-deploy image-smoke migrate clean
+.PHONY: run cli test bench lint-deploy image-smoke migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +23,12 @@ migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: instan
 	$(DEV_ENV) $(BIN)/python -m service.migrate
 
 run: migrate ## serve on http://$(HOST):$(PORT) with gunicorn
-	$(DEV_ENV) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	$(DEV_ENV) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
+		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+cli: migrate ## run a flask command with make run's settings: make cli ARGS="clients list"
+	$(DEV_ENV) $(BIN)/flask --app wsgi $(ARGS)
 
 test: $(VENV)/.installed lint-deploy ## run every test (PostgreSQL half skips locally without a server)
 	$(BIN)/ruff check .

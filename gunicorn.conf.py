@@ -9,14 +9,23 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 
 from gunicorn.glogging import Logger
 
 from service import lifecycle
+from service.config import ConfigError
+from service.config import load_config
 from service.config import server_settings
 
-settings = server_settings()
+try:
+    settings = server_settings()
+    # The app's settings too, here in the master: a bad one stops start-up with its one
+    # line, where a worker that failed to boot would print a traceback and be restarted.
+    app_settings = load_config()
+except ConfigError as exc:
+    sys.exit(f"configuration error: {exc}")
 
 bind = f"{settings['HOST']}:{settings['PORT']}"
 workers = settings["WEB_CONCURRENCY"]
@@ -48,8 +57,7 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 
 errorlog = "-"
-# --- Observability (issue 5) ---------------------------------------------------------
-# gunicorn's own lines as JSON on stdout, shaped like the app's (service/logs.py); the
+# gunicorn's own lines on stdout, shaped like the app's (service/logs.py); the
 # app writes one access line per request, so gunicorn's access log is off. child_exit
 # drops a dead worker's live gauges when PROMETHEUS_MULTIPROC_DIR makes /metrics sum
 # every worker (point it at an empty directory, e.g. an emptyDir volume).
@@ -57,18 +65,12 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{levelname}{name}{message}",
-            "style": "{",
-            "rename_fields": {"levelname": "level", "name": "logger"},
-            "timestamp": "time",
-        }
+        "app": {"()": "service.logs.make_formatter", "log_format": app_settings["LOG_FORMAT"]}
     },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
-            "formatter": "json",
+            "formatter": "app",
             "stream": "ext://sys.stdout",
         }
     },
@@ -102,13 +104,6 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
-def worker_exit(server, worker):
-    """Write the requests a stopping worker has counted but not yet written to /metrics."""
-    from service import metrics
-
-    metrics.flush_requests()
-
-
 def pre_request(worker, req):
     """Mark a sync worker's request as running, for its heartbeat (post_worker_init)."""
     if worker_class == "sync":
@@ -116,9 +111,8 @@ def pre_request(worker, req):
 
 
 def post_request(worker, req, environ, resp):
-    """Mark the request done; after a big body, give the heap it freed back."""
+    """Mark the request done, for a sync worker's heartbeat."""
     lifecycle.in_request.clear()
-    lifecycle.after_request(environ)
 
 
 def post_worker_init(worker):

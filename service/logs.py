@@ -11,13 +11,10 @@ from typing import Any
 
 from flask import g
 from flask import has_request_context
-from flask import request
 from pythonjsonlogger.json import JsonFormatter
 
 JSON_FIELDS = "{levelname}{name}{message}"
 RENAMED = {"levelname": "level", "name": "logger"}
-# Where the request id lives in the WSGI environ (service.observability puts it there).
-REQUEST_ID_KEY = "service.request_id"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -26,7 +23,7 @@ class RequestContext(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
-            record.request_id = request.environ.get(REQUEST_ID_KEY)
+            record.request_id = g.get("request_id")
             principal = g.get("principal")
             if principal is not None and principal.is_service:
                 record.client_id = principal.subject

@@ -26,6 +26,7 @@ def read_by_gunicorn(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
     """gunicorn's settings as it reads gunicorn.conf.py, given ENV over the defaults."""
     for name in LAYOUT_SETTINGS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JWT_SECRET", TEST_SECRET)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("sys.argv", ["gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"])

@@ -1,4 +1,5 @@
-"""orjson behind Flask's JSON: the same output Flask's default provider gives, as bytes."""
+"""The service's JSON answers: what Flask's default provider writes, with pre-rendered JSON
+embedded, keys in the models' order."""
 
 from __future__ import annotations
 
@@ -47,14 +48,14 @@ def test_every_value_renders_as_flasks_default_provider_renders_it(flask_app):
     assert fast.loads(fast.dumps(VALUES)) == default.loads(default.dumps(VALUES))
 
 
-def test_jsonify_answers_json_bytes_ending_in_a_newline(flask_app):
+def test_jsonify_answers_compact_json_in_the_order_given_ending_in_a_newline(flask_app):
     flask_app.json = OrjsonProvider(flask_app)
 
     with flask_app.app_context():
-        response = flask_app.json.response(status="alive")
+        response = flask_app.json.response(status="alive", checked="now")
 
     assert response.mimetype == "application/json"
-    assert response.get_data() == b'{"status":"alive"}\n'
+    assert response.get_data() == b'{"status":"alive","checked":"now"}\n'
 
 
 def test_jsonify_falls_back_for_integers_orjson_refuses(flask_app):
@@ -88,7 +89,3 @@ def test_request_bodies_parse_as_flask_parses_them_and_bad_json_is_a_value_error
     }
     with pytest.raises(ValueError):
         provider.loads(b"{not json")
-
-
-def test_the_service_answers_with_the_orjson_provider(app):
-    assert isinstance(app.json, OrjsonProvider)

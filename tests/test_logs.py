@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 
 import pytest
+import requests
 
+from service.migrate import migrate
+from service.migrate import open_database
 from service.observability import request_id_of
 from tests.conftest import PASSWORD
 from tests.conftest import TEST_SECRET
@@ -141,3 +145,22 @@ def test_probes_are_logged_at_debug_only(client, capsys):
     assert [
         line for line in capsys.readouterr().out.splitlines() if '"service.access"' in line
     ] == []
+
+
+def test_under_gunicorn_the_text_format_covers_gunicorns_own_lines(serve, tmp_path):
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    migrate(open_database(url))
+    server = serve(url, workers=1, LOG_FORMAT="text")
+
+    jwks = server.url("/.well-known/jwks.json")
+    requests.get(jwks, headers={"X-Request-ID": "text-run-0001"}, timeout=5)
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+
+    logged = server.output().splitlines()
+    assert any(" INFO gunicorn.error [-] Booting worker" in line for line in logged)
+    assert any(
+        " INFO service.access [text-run-0001] GET /.well-known/jwks.json 200" in line
+        for line in logged
+    )
+    assert not [line for line in logged if line.startswith("{")]

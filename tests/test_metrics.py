@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from prometheus_client import REGISTRY
-from prometheus_client import CollectorRegistry
-from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
 from service.migrate import migrate
 from service.migrate import open_database
-from tests.conftest import TEST_SECRET
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample(name: str, **labels: str) -> float:
-    """The value of one sample of this process's registry, as a scrape would read it now
-    (0 when absent)."""
-    metrics.flush_requests()
+    """The value of one sample of this process's registry (0 when absent)."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -86,61 +73,6 @@ def test_invented_methods_share_one_label(client):
     assert sample("http_requests_total", route="<unmatched>", method="BREW", status="405") == 0
 
 
-def test_requests_counted_in_batches_read_as_if_each_was_observed():
-    route = "/test/batched"
-    durations = [0.0, 0.004, 0.005, 0.0051, 0.3, 9.99, 10.0, 60.0]
-    reference = Histogram(
-        "reference", "", ["route"], buckets=metrics.LATENCY_BUCKETS, registry=CollectorRegistry()
-    )
-    for seconds in durations:
-        reference.labels(route).observe(seconds)
-        metrics.record_request(route, "GET", 200, seconds)
-    metrics.record_request(route, "GET", 500, 0.02)
-    reference.labels(route).observe(0.02)
-
-    metrics.flush_requests()
-
-    expected = {
-        (s.name.removeprefix("reference"), s.labels.get("le")): s.value
-        for s in reference.collect()[0].samples
-        if not s.name.endswith("_created")
-    }
-    for (suffix, le), value in expected.items():
-        labels = {"route": route, "method": "GET"} | ({"le": le} if le else {})
-        read = REGISTRY.get_sample_value(f"http_request_duration_seconds{suffix}", labels)
-        assert read == pytest.approx(value), (suffix, le)
-    assert sample("http_requests_total", route=route, method="GET", status="200") == 8
-    assert sample("http_requests_total", route=route, method="GET", status="500") == 1
-
-
-def test_counted_requests_reach_the_metrics_on_their_own_without_a_scrape():
-    labels = {"route": "/test/unscraped", "method": "GET", "status": "200"}
-
-    metrics.record_request("/test/unscraped", "GET", 200, 0.001)
-    deadline = time.monotonic() + metrics.FLUSH_SECONDS + 2
-    while not REGISTRY.get_sample_value("http_requests_total", labels):
-        assert time.monotonic() < deadline, "never written"
-        time.sleep(0.05)
-
-    assert REGISTRY.get_sample_value("http_requests_total", labels) == 1
-
-
-def test_a_forked_child_does_not_write_its_parents_counts_again():
-    labels = {"route": "/test/forked", "method": "GET", "status": "200"}
-    metrics.record_request("/test/forked", "GET", 200, 0.001)
-
-    child = os.fork()
-    if child == 0:
-        before = REGISTRY.get_sample_value("http_requests_total", labels) or 0
-        metrics.flush_requests()
-        after = REGISTRY.get_sample_value("http_requests_total", labels) or 0
-        os._exit(int(after - before))
-    _, status = os.waitpid(child, 0)
-
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert sample("http_requests_total", **labels) == 1
-
-
 def test_metrics_need_no_token_and_list_every_family(client):
     metrics.record_import("succeeded")
     metrics.record_sync("toggl", "failed")
@@ -192,61 +124,25 @@ def test_metrics_can_be_switched_off(make_app, database_url):
     assert sample("http_requests_total", route="/livez", method="GET", status="200") == before
 
 
-def free_port() -> int:
-    """Return a port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def gunicorn(tmp_path):
-    """Serve the app with gunicorn.conf.py, two workers, multiprocess metrics, on SQLite."""
+def gunicorn(serve, tmp_path):
+    """The app under gunicorn: two workers, multiprocess metrics, on SQLite."""
     url = f"sqlite:///{tmp_path / 'served.db'}"
     migrate(open_database(url))
     (tmp_path / "prometheus").mkdir()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "JWT_SECRET": TEST_SECRET,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-    }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "2", "wsgi:app"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(f"{base}/.well-known/jwks.json", timeout=5)
-            break
-        except requests.RequestException:
-            time.sleep(0.2)
-    yield base, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    return serve(url, workers=2, threads=2, PROMETHEUS_MULTIPROC_DIR=tmp_path / "prometheus")
 
 
 def test_metrics_add_up_across_gunicorn_workers_and_its_logs_are_json(gunicorn):
-    base, process = gunicorn
     jwks = "/.well-known/jwks.json"
 
     for _ in range(40):
-        requests.get(f"{base}{jwks}", timeout=5, headers={"Connection": "close"})
-    deadline = time.monotonic() + metrics.FLUSH_SECONDS + 5
-    while True:  # each worker writes its counts at least once a second
-        text = requests.get(f"{base}/metrics", timeout=5).text
-        if scraped(text, "http_requests_total", route=jwks) >= 41 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
+        requests.get(gunicorn.url(jwks), timeout=5, headers={"Connection": "close"})
+    text = requests.get(gunicorn.url("/metrics"), timeout=5).text
+    gunicorn.process.send_signal(signal.SIGTERM)
+    gunicorn.process.wait(timeout=30)
 
-    # 40, and the fixture's one request that found the server up.
-    assert scraped(text, "http_requests_total", route=jwks) == 41
-    logged = [json.loads(line) for line in output.splitlines()]
+    assert scraped(text, "http_requests_total", route=jwks) == 40
+    logged = [json.loads(line) for line in gunicorn.output().splitlines()]
     assert sum(line["message"].startswith("Booting worker") for line in logged) >= 2
-    assert sum(line.get("route") == jwks for line in logged) >= 40
+    assert sum(line.get("route") == jwks for line in logged) == 40
