@@ -15,7 +15,6 @@ from service.hardening import init_hardening
 from service.json_provider import OrjsonProvider
 from service.keys import KeyRing
 from service.observability import init_observability
-from service.ratelimit import init_rate_limits
 from service.security import ACCESS
 from service.security import REFRESH
 from service.security import SERVICE
@@ -33,7 +32,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     init_observability(app)
     register_error_handlers(app)
     register_blueprints(app)
-    init_rate_limits(app)
     init_hardening(app)
     register_commands(app)
     return app
@@ -90,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     if app.config["METRICS_ENABLED"]:
         app.register_blueprint(metrics.bp)
     app.register_blueprint(auth.bp)
+    auth.limit_sign_in(app)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
     app.register_blueprint(reports.bp)

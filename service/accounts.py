@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import peewee
+from limits import RateLimitItem
+from limits.strategies import RateLimiter
 
 from service.db import db
+from service.errors import APIError
 from service.models import RefreshToken
 from service.models import User
 from service.models import utcnow
@@ -39,12 +45,48 @@ class Session:
         }
 
 
-class Lockout(Protocol):
-    """Counts failed sign-ins per account (service.ratelimit.LoginLockout)."""
+def account_digest(name: str) -> str:
+    """Name an account (an email or a client id) in the limit store without storing it."""
+    return hashlib.sha256(name.strip().lower().encode()).hexdigest()[:32]
 
-    def check(self, email: str) -> None: ...
-    def failed(self, email: str) -> None: ...
-    def succeeded(self, email: str) -> None: ...
+
+class LoginLockout:
+    """Refuse sign-ins to an account for a while after too many failed ones.
+
+    Unknown emails are counted and locked exactly like real ones, so the lockout tells
+    nobody which accounts exist. COUNTERS returns the sign-in limiter's strategy each time,
+    so the lockout counts where the limits do (in memory while their store is down).
+    """
+
+    def __init__(
+        self, counters: Callable[[], RateLimiter], limit: RateLimitItem, prefix: str
+    ) -> None:
+        self._counters = counters
+        self._limit = limit
+        self._prefix = prefix
+
+    def _key(self, email: str) -> tuple[str, str, str]:
+        return self._prefix, "login-failures", account_digest(email)
+
+    def check(self, email: str) -> None:
+        """Raise a 429 while EMAIL is locked out."""
+        counters = self._counters()
+        if counters.test(self._limit, *self._key(email)):
+            return
+        reset = counters.get_window_stats(self._limit, *self._key(email)).reset_time
+        raise APIError(
+            429,
+            "Too many failed sign-ins for this account; retry after the seconds in Retry-After.",
+            headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))},
+        )
+
+    def failed(self, email: str) -> None:
+        """Count one failed sign-in for EMAIL."""
+        self._counters().hit(self._limit, *self._key(email))
+
+    def succeeded(self, email: str) -> None:
+        """Forget EMAIL's failed sign-ins."""
+        self._counters().clear(self._limit, *self._key(email))
 
 
 def register(email: str, password: str, passwords: Passwords) -> User:
@@ -62,7 +104,7 @@ def register(email: str, password: str, passwords: Passwords) -> User:
 
 
 def login(
-    email: str, password: str, passwords: Passwords, tokens: Tokens, lockout: Lockout
+    email: str, password: str, passwords: Passwords, tokens: Tokens, lockout: LoginLockout
 ) -> Session:
     """Check the credentials and open a session; every failure looks the same."""
     lockout.check(email)

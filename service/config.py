@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from jwt.utils import is_pem_format
 from jwt.utils import is_ssh_key
+from limits import parse_many
 
 INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
@@ -179,45 +178,21 @@ def _previous_secrets(env: Mapping[str, str]) -> list[str]:
     return retired
 
 
-class Rate(NamedTuple):
-    """AMOUNT requests per SECONDS, counted in fixed windows (service.ratelimit)."""
-
-    amount: int
-    seconds: int
-
-
-_RATE = re.compile(r"(\d+)\s*(?:/|per)\s*(\d*)\s*(second|minute|hour|day)s?", re.IGNORECASE)
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-def parse_rates(text: str) -> tuple[Rate, ...]:
-    """Read '10 per minute', '10/minute' or '100 per 5 minutes', several joined by ';'
-    (or ',' or '|', as flask-limiter read them)."""
-    rates = []
-    for part in re.split(r"[;,|]", text):
-        match = _RATE.fullmatch(part.strip())
-        if match is None:
-            raise ValueError(f"not a rate: {part.strip()!r}")
-        amount, count, unit = match.groups()
-        rates.append(Rate(int(amount), int(count or 1) * _UNIT_SECONDS[unit.lower()]))
-    return tuple(rates)
-
-
-def _rate(env: Mapping[str, str], name: str, default: str) -> tuple[Rate, ...]:
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name) or default
     try:
-        rates = parse_rates(value)
+        rates = parse_many(value)
     except ValueError:
         raise ConfigError(f"{name} must be a rate such as '10 per minute', got {value!r}") from None
-    if not all(rate.amount and rate.seconds for rate in rates):
-        raise ConfigError(f"{name} must allow at least 1 request in at least 1 s, got {value!r}")
-    return rates
+    if not all(rate.amount for rate in rates):
+        raise ConfigError(f"{name} must allow at least 1 request, got {value!r}")
+    return value
 
 
 def _rate_store(env: Mapping[str, str]) -> str:
     value = env.get("RATE_LIMIT_STORAGE_URI") or "memory://"
-    if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
-        problem = "memory:// or a Redis URL (redis://, rediss://, unix://)"
+    if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        problem = "memory:// or a Redis URL (redis://, rediss://, redis+unix://)"
     elif not _has_valid_port(value):
         problem = "a URL whose port is a number from 1 to 65535"
     else:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 from flask import Blueprint
+from flask import Flask
 from flask import current_app
 from flask import jsonify
 from flask import request
+from flask_limiter import Limiter
+from limits import RateLimitItemPerSecond
 
 from service import accounts
 from service import clients
 from service.db import use_database
+from service.errors import APIError
 from service.openapi import documented
 from service.schemas import Account
 from service.schemas import Credentials
@@ -19,6 +25,7 @@ from service.schemas import Registration
 from service.schemas import ServiceToken
 from service.schemas import TokenPair
 from service.schemas import TokenRequest
+from service.schemas import load_json
 from service.schemas import parse_json_body
 from service.schemas import user_json
 from service.security import current_user_id
@@ -30,6 +37,11 @@ use_database(bp)
 me_bp = Blueprint("me", __name__, url_prefix="/auth")
 require_auth(me_bp)
 use_database(me_bp)
+
+SIGN_IN_VIEWS = ("register", "login", "token")
+TOO_MANY = "Too many requests; retry after the number of seconds in Retry-After."
+# A hung store delays a sign-in by at most this long before the limits count in memory.
+STORE_TIMEOUT_SECONDS = 1
 
 
 def _passwords():
@@ -96,3 +108,59 @@ def token():
 def me():
     """Return the signed-in user."""
     return jsonify(user_json(accounts.get_active_user(current_user_id())))
+
+
+def client_address() -> str:
+    """Return the client's address (the proxies' view when TRUSTED_PROXY_COUNT is set)."""
+    return request.remote_addr or "unknown"
+
+
+def account_key() -> str:
+    """Return the account a sign-in request is for, or its address when it names none."""
+    basic = request.authorization
+    if basic is not None and basic.type == "basic" and basic.username:
+        return f"client:{accounts.account_digest(unquote_plus(basic.username))}"
+    if request.form.get("client_id"):
+        return f"client:{accounts.account_digest(request.form['client_id'])}"
+    try:
+        body = load_json(request.get_data(cache=True))
+    except APIError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("email"), str):
+        return f"account:{accounts.account_digest(body['email'])}"
+    return f"address:{client_address()}"
+
+
+def limit_sign_in(app: Flask) -> None:
+    """Limit the sign-in views per address and per account; lock out repeated failures."""
+    config = app.config
+    limiter = Limiter(
+        client_address,
+        app=app,
+        strategy="fixed-window",
+        storage_uri=config["RATE_LIMIT_STORAGE_URI"],
+        storage_options={
+            "socket_connect_timeout": STORE_TIMEOUT_SECONDS,
+            "socket_timeout": STORE_TIMEOUT_SECONDS,
+        },
+        in_memory_fallback_enabled=True,
+        key_prefix=config["RATE_LIMIT_KEY_PREFIX"],
+        headers_enabled=True,
+    )
+    per_address = limiter.limit(
+        config["RATE_LIMIT_PER_ADDRESS"], scope="address", error_message=TOO_MANY
+    )
+    per_account = limiter.limit(
+        config["RATE_LIMIT_PER_ACCOUNT"],
+        key_func=account_key,
+        scope="account",
+        error_message=TOO_MANY,
+    )
+    for view in SIGN_IN_VIEWS:
+        endpoint = f"{bp.name}.{view}"
+        app.view_functions[endpoint] = per_address(per_account(app.view_functions[endpoint]))
+    app.extensions["lockout"] = accounts.LoginLockout(
+        lambda: limiter.limiter,
+        RateLimitItemPerSecond(config["LOGIN_LOCKOUT_ATTEMPTS"], config["LOGIN_LOCKOUT_SECONDS"]),
+        config["RATE_LIMIT_KEY_PREFIX"],
+    )
