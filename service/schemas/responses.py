@@ -17,8 +17,13 @@ from pydantic import StringConstraints
 
 
 def dump(model: type[BaseModel], value: Any) -> Any:
-    """Return VALUE (an object, or a dict of its fields) as MODEL's JSON-ready data."""
-    return model.model_validate(value, from_attributes=True).model_dump(mode="json")
+    """Return VALUE (an object, or a dict of its fields) as MODEL's JSON-ready data.
+
+    A field VALUE lacks and MODEL has a default for is left out (a report row shows only
+    the groups asked for).
+    """
+    answer = model.model_validate(value, from_attributes=True)
+    return answer.model_dump(mode="json", exclude_unset=True)
 
 
 class Answer(BaseModel):
