@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.entries import BATCH_ROWS
+from service.upserts import BATCH_ROWS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOGGL = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()

@@ -13,6 +13,7 @@ from flask import url_for
 
 from service import entries
 from service import export
+from service import upserts
 from service.db import use_database
 from service.errors import APIError
 from service.models import TimeEntry
@@ -120,7 +121,7 @@ def delete_entry(entry_id: uuid.UUID):
 def bulk_upsert():
     """Create or update up to 1,000 entries by (source, external_id), all or nothing."""
     body = parse_json_body(BulkRequest)
-    duplicates = entries.duplicate_keys(body.entries)
+    duplicates = upserts.duplicate_keys(body.entries)
     if duplicates:
         errors = [
             {
@@ -130,4 +131,4 @@ def bulk_upsert():
             for i in duplicates
         ]
         raise APIError(422, "The batch names an entry twice.", errors=errors)
-    return jsonify(dump(BulkResult, entries.bulk_upsert(current_user_id(), body.entries)))
+    return jsonify(dump(BulkResult, upserts.bulk_upsert(current_user_id(), body.entries)))

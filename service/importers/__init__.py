@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from service import entries
 from service import metrics
+from service import upserts
 from service.errors import APIError
 from service.importers import clockify_csv
 from service.importers import generic_csv
@@ -79,7 +79,7 @@ def read_file(
     format_name: str | None,
     zone: ZoneInfo,
     max_rows: int,
-    batch_rows: int = entries.BATCH_ROWS,
+    batch_rows: int = upserts.BATCH_ROWS,
 ) -> tuple[ImportResult, Iterator[list[dict[str, object]]]]:
     """Read DATA's header now; return the result and the entries in batches of BATCH_ROWS.
 
@@ -181,7 +181,7 @@ def import_file(
     """
     upload = Upload(data, format_name, zone, max_rows)
     try:
-        counts = entries.upsert_batches(user_id, upload.batches, dry_run=dry_run)
+        counts = upserts.upsert_batches(user_id, upload.batches, dry_run=dry_run)
     except APIError as exc:
         metrics.record_import("rejected" if exc.status < 500 else "failed")
         raise

@@ -9,9 +9,9 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from service import entries
 from service import integrations
 from service import metrics
+from service import upserts
 from service.db import db
 from service.errors import APIError
 from service.integrations import Vault
@@ -77,12 +77,12 @@ def finish(user_id: uuid.UUID, source: str, **outcome: Any) -> None:
 def write(user_id: uuid.UUID, source: str, pulled: Pulled) -> dict[str, int]:
     """Apply a complete pull in one transaction: upserts, deletions, reconciliation."""
     with db.atomic():
-        counts = entries.upsert_rows(user_id, list(pulled.rows.values())).as_dict()
+        counts = upserts.upsert_rows(user_id, list(pulled.rows.values())).as_dict()
         gone = set(pulled.deleted)
         if pulled.reconcile:
             start, end, seen = pulled.reconcile
-            gone.update(set(entries.external_ids_between(user_id, source, start, end)) - seen)
-        deleted = entries.delete_by_keys(user_id, source, sorted(gone))
+            gone.update(set(upserts.external_ids_between(user_id, source, start, end)) - seen)
+        deleted = upserts.delete_by_keys(user_id, source, sorted(gone))
     return {**counts, "deleted": deleted, "skipped": len(pulled.skipped)}
 
 
