@@ -222,8 +222,10 @@ class SyncRequest(Strict):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    from_: date | None = Field(default=None, alias="from", description="The first day to read.")
-    to: date | None = Field(default=None, description="The last day to read.")
+    from_: date | None = Field(
+        default=None, alias="from", description="The first day; at most SYNC_HISTORY_DAYS ago."
+    )
+    to: date | None = Field(default=None, description="The last day; not before `from`.")
 
     @field_validator("from_", "to")
     @classmethod
