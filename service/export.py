@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 
 from service.models import TimeEntry
-from service.schemas import entry_json
-from service.schemas import iso
+from service.schemas import Entry
 
 CSV_COLUMNS = (
     "description",
@@ -41,6 +41,11 @@ def neutralise(value: str | None) -> str:
     if not value:
         return ""
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def iso(value: datetime) -> str:
+    """Format an aware timestamp as ISO-8601 UTC with a Z, as the JSON answers write it."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def csv_row(entry: TimeEntry) -> list[str]:
@@ -74,7 +79,8 @@ def json_chunks(entries: Iterable[TimeEntry]) -> Iterator[str]:
     yield "["
     batch: list[str] = []
     for count, entry in enumerate(entries):
-        batch.append(("," if count else "") + json.dumps(entry_json(entry)))
+        item = Entry.model_validate(entry, from_attributes=True).model_dump_json()
+        batch.append(("," if count else "") + item)
         if len(batch) == ROWS_PER_CHUNK:
             yield "".join(batch)
             batch.clear()

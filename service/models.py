@@ -13,6 +13,15 @@ import peewee
 from service.db import db
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"
+# What an entry may hold. Requests, imports and syncs check these before a row is written.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_HOURS = 24
+MAX_SECONDS = MAX_HOURS * 3600
+MAX_PROJECT = 255
+MAX_EXTERNAL_ID = 255
+MAX_DESCRIPTION = 10_000
+SOURCE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,31}"
 # The hex digit after a UUIDv7's third dash: the variant (binary 10), then two random bits.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -27,11 +36,8 @@ def time_ordered_ids(count: int) -> list[str]:
     74 random bits, laid out as `tttttttt-tttt-7rrr-Vrrr-rrrrrrrrrrrr` (V holds the variant).
 
     Time entries' ids. Keys made at the same time sit together at the right end of the
-    primary key's B-tree, where random ones touch a page each all over it: the upsert of
-    an import into a table of 1,000,000 entries took 11-15% less of PostgreSQL's time
-    with them than with `gen_random_uuid()` (bench/README.md). Made here, not in SQL, so
-    the reading thread pays for them while the server writes: 0.5 us each as text, where
-    building `uuid.UUID`s took 1.3 us.
+    primary key's B-tree, where random ones touch a page each all over it, so big imports
+    write fewer pages. Text, because the PostgreSQL upsert sends them in a JSON document.
     """
     stamp = f"{time.time_ns() // 1_000_000:012x}"
     head = f"{stamp[:8]}-{stamp[8:]}-7"
@@ -112,10 +118,12 @@ class TimeEntry(BaseModel):
     id = peewee.UUIDField(primary_key=True, default=time_ordered_id)
     user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="entries", index=False)
     source = peewee.CharField(max_length=32, default="manual")
-    external_id = peewee.CharField(max_length=255, null=True)
+    external_id = peewee.CharField(max_length=MAX_EXTERNAL_ID, null=True)
     date = UTCDateTimeField()
-    duration = peewee.DoubleField(constraints=[peewee.Check("duration > 0 AND duration <= 24")])
-    project = peewee.CharField(max_length=255, null=True)
+    duration = peewee.DoubleField(
+        constraints=[peewee.Check(f"duration > 0 AND duration <= {MAX_HOURS}")]
+    )
+    project = peewee.CharField(max_length=MAX_PROJECT, null=True)
     description = peewee.TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
@@ -146,6 +154,11 @@ class Integration(BaseModel):
     class Meta:
         table_name = "integrations"
         indexes = ((("user", "source"), True),)
+
+    @property
+    def has_jira_token(self) -> bool:
+        """Tell whether a Jira token is stored (never which)."""
+        return self.jira_token_ciphertext is not None
 
 
 class SyncState(BaseModel):

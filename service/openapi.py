@@ -44,6 +44,7 @@ class Operation:
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     body_media: str = "application/json"
+    body_required: bool = True
 
 
 def documented(
@@ -53,17 +54,19 @@ def documented(
     body: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
     body_media: str = "application/json",
+    body_required: bool = True,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a view's query model, body (JSON) or form (multipart) model, responses and
     extra error statuses.
 
     401 (protected blueprints), 400/413/422 (a body), 422 (a query) and 404 (a path
     parameter) are added by the generator; ERRORS lists any others the view raises.
-    BODY_MEDIA names the body's media type when it is not JSON (a form, a file upload).
+    BODY_MEDIA names the body's media type when it is not JSON (a form, a file upload);
+    BODY_REQUIRED is false when the view also serves a request without a body.
     """
 
     def attach(view: Callable[..., Any]) -> Callable[..., Any]:
-        operation = Operation(responses, query, body, errors, body_media)
+        operation = Operation(responses, query, body, errors, body_media, body_required)
         view.openapi = operation  # type: ignore[attr-defined]
         return view
 
@@ -177,7 +180,7 @@ def _operation(
         spec["parameters"] = parameters
     if op.body is not None:
         spec["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {op.body_media: {"schema": components.ref(op.body, "validation")}},
         }
     if blueprint is not None and is_protected(blueprint):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from datetime import UTC
@@ -12,14 +11,11 @@ from datetime import timedelta
 import psycopg2
 import pytest
 
-from service import entries
-from service.errors import APIError
 from service.migrate import migrate
 from service.migrate import open_database
 from service.models import TimeEntry
 from service.models import time_ordered_id
 from service.models import time_ordered_ids
-from service.schemas import EntryQuery
 from tests.conftest import PASSWORD
 
 
@@ -340,7 +336,7 @@ AWKWARD_ENTRIES = [
 def test_each_listed_entry_reads_byte_for_byte_as_the_entry_itself(
     client, auth_headers, make_entry
 ):
-    """PostgreSQL renders the list's JSON itself; it must be the JSON a single entry gets."""
+    """A listed entry is the JSON a single entry gets, for values easy to get subtly wrong."""
     created = [make_entry(**fields) for fields in AWKWARD_ENTRIES]
 
     listed = client.get("/api/entries?limit=500", headers=auth_headers)
@@ -393,37 +389,13 @@ def test_durations_keep_every_digit_where_the_database_would_round_them(
 
 
 def test_a_tiny_duration_lists_as_the_same_float(client, auth_headers, make_entry):
-    """Below 0.0001 h the database writes 1e-05 where orjson writes 0.00001: the same float."""
+    """A duration below 0.0001 h lists as the float it is, not rounded or as text."""
     make_entry(duration=0.00001)
 
     [item] = client.get("/api/entries", headers=auth_headers).json["items"]
 
     assert isinstance(item["duration"], float)
     assert item["duration"] == 0.00001
-
-
-@pytest.mark.parametrize("shape", range(32))
-def test_the_list_sql_kept_per_shape_equals_what_peewee_renders(app, shape):
-    """Every combination of filters and cursor: cached SQL and computed params are peewee's."""
-    present = [bool(shape & (1 << bit)) for bit in range(5)]
-    query = {
-        "from": "2026-11-01T00:00:00+01:00",
-        "to": "2026-11-08T00:00:00Z",
-        "source": "toggl",
-        "project": "Apollo",
-        "limit": "7",
-    }
-    names = ["from", "to", "source", "project"]
-    filters = EntryQuery.model_validate(
-        {k: v for k, v in query.items() if k not in names or present[names.index(k)]}
-    )
-    after = (datetime(2026, 11, 3, 9, tzinfo=UTC), uuid.uuid4()) if present[4] else None
-    user_id = uuid.uuid4()
-
-    sql, params = entries.list_query(user_id, filters, after).sql()
-
-    assert sql in entries._list_sql(user_id, filters, after)
-    assert entries._list_params(user_id, filters, after) == list(params)
 
 
 @pytest.mark.parametrize("field", ["project", "description", "external_id"])
@@ -434,42 +406,3 @@ def test_text_with_a_nul_character_is_422_not_a_database_error(client, auth_head
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json["errors"]] == [field]
-
-
-def counted(items: list, taken: list):
-    """Yield ITEMS, noting in TAKEN each one as it is produced; an exception is raised."""
-    for item in items:
-        if isinstance(item, Exception):
-            raise item
-        taken.append(item)
-        yield item
-
-
-def test_read_ahead_yields_every_item_in_order_from_another_thread():
-    threads = []
-
-    def produce():
-        for n in range(5):
-            threads.append(threading.current_thread())
-            yield n
-
-    assert list(entries.read_ahead(produce())) == [0, 1, 2, 3, 4]
-    assert threading.current_thread() not in threads
-
-
-def test_read_ahead_raises_the_producers_error_after_the_items_before_it():
-    items = entries.read_ahead(counted([1, 2, APIError(422, "bad file"), 3], []))
-
-    assert [next(items), next(items)] == [1, 2]
-    with pytest.raises(APIError, match="bad file"):
-        next(items)
-
-
-def test_read_ahead_stops_one_item_ahead_when_closed():
-    taken: list[int] = []
-    items = entries.read_ahead(counted(list(range(10)), taken))
-
-    assert next(items) == 0
-    items.close()
-
-    assert taken == [0, 1]

@@ -258,14 +258,14 @@ def test_too_many_rows_are_refused():
     assert "more than 2 rows" in caught.value.detail
 
 
-def test_the_first_batch_is_a_tenth_of_the_rest_so_writing_starts_early():
+def test_a_file_is_read_in_batches_of_the_size_asked_for():
     data = "start,duration\n" + "".join(f"2024-03-04T{hour:02d}:00:00Z,1\n" for hour in range(24))
 
     _, batches = read_file(
         data.encode(), format_name=None, zone=UTC_ZONE, max_rows=100, batch_rows=10
     )
 
-    assert [len(batch) for batch in batches] == [1, 10, 10, 3]
+    assert [len(batch) for batch in batches] == [10, 10, 4]
 
 
 def test_a_file_read_in_batches_gives_the_entries_of_reading_it_whole():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.entries import POSTGRES_UPSERT_CHUNK
+from service.upserts import BATCH_ROWS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOGGL = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
@@ -123,7 +123,7 @@ def rows_of_days(count: int) -> str:
 
 
 def test_a_file_of_several_batches_is_imported_whole_and_counted_once(upload, client, auth_headers):
-    count = 2 * POSTGRES_UPSERT_CHUNK + 1
+    count = 2 * BATCH_ROWS + 1
     data = HEADER + rows_of_days(count)
 
     first, again = upload(data), upload(data)
@@ -137,12 +137,12 @@ def test_a_file_of_several_batches_is_imported_whole_and_counted_once(upload, cl
 def test_a_bad_row_after_the_first_batch_was_written_still_writes_nothing(
     upload, client, auth_headers
 ):
-    data = HEADER + rows_of_days(POSTGRES_UPSERT_CHUNK + 1) + "2025-01-01,09:00:00,soon,A,x\n"
+    data = HEADER + rows_of_days(BATCH_ROWS + 1) + "2025-01-01,09:00:00,soon,A,x\n"
 
     response = upload(data)
 
     assert response.status_code == 422
-    assert response.json["errors"][0]["line"] == POSTGRES_UPSERT_CHUNK + 3
+    assert response.json["errors"][0]["line"] == BATCH_ROWS + 3
     assert client.get("/api/entries", headers=auth_headers).json["items"] == []
 
 
@@ -254,7 +254,7 @@ def test_a_file_over_the_row_limit_is_422(upload_with):
 
 
 def test_a_file_found_too_long_after_a_written_batch_writes_nothing(make_app, database_url):
-    limit = POSTGRES_UPSERT_CHUNK + 1
+    limit = BATCH_ROWS + 1
     client = make_app(database_url, IMPORT_MAX_ROWS=limit).test_client()
     account = {"email": "long@example.com", "password": "correct horse"}
     client.post("/auth/register", json=account)

@@ -11,6 +11,8 @@ import hypothesis
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator import validate
 from schemathesis.checks import positive_data_acceptance
 
 from service import create_app
@@ -108,6 +110,52 @@ def test_the_contract_names_its_models_as_components(client):
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
+def test_the_contract_is_valid_openapi_3_1(client):
+    validate(client.get("/openapi.json").json, cls=OpenAPIV31SpecValidator)
+
+
+def null_defaults_of_fields_refusing_null(schema: dict) -> list[str]:
+    """Name every property whose default is null although its schema does not allow null."""
+    found = []
+    for model, definition in schema["components"]["schemas"].items():
+        for name, prop in definition.get("properties", {}).items():
+            types = [prop.get("type"), *(option.get("type") for option in prop.get("anyOf", []))]
+            if "default" in prop and prop["default"] is None and "null" not in types:
+                found.append(f"{model}.{name}")
+    return found
+
+
+def test_no_field_defaults_to_a_null_it_refuses(client):
+    spec = client.get("/openapi.json").json
+
+    assert null_defaults_of_fields_refusing_null(spec) == []
+    assert "default" not in spec["components"]["schemas"]["EntryPatch"]["properties"]["date"]
+
+
+def test_readyz_documents_every_state_it_answers_with(client):
+    spec = client.get("/openapi.json").json
+
+    unready = spec["components"]["schemas"]["Unready"]["properties"]["failed"]
+
+    assert set(unready["enum"]) == {"draining", "database", "migrations"}
+
+
+def test_an_optional_body_is_documented_as_optional(client):
+    paths = client.get("/openapi.json").json["paths"]
+
+    required = {
+        path: op["requestBody"]["required"]
+        for path, item in paths.items()
+        for op in item.values()
+        if "requestBody" in op
+    }
+
+    assert {path for path, needed in required.items() if not needed} == {
+        "/api/sync/toggl",
+        "/api/sync/tempo",
+    }
+
+
 # Operations that rightly refuse some schema-valid requests, and the rule that refuses them.
 RULES_THE_SCHEMA_CANNOT_STATE = {
     "GET /api/entries": "a cursor must be one the service issued",
@@ -121,8 +169,8 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "DELETE /api/integrations/tempo": "credentials are stored first",
     "PUT /api/integrations/toggl": "a token is not blank",
     "PUT /api/integrations/tempo": "a token is not blank, zones are IANA names, jira_* go together",
-    "POST /api/sync/toggl": "credentials are stored first, the source answers, from <= to",
-    "POST /api/sync/tempo": "credentials are stored first, the source answers, from <= to",
+    "POST /api/sync/toggl": "credentials first, the source answers, days in the history, in order",
+    "POST /api/sync/tempo": "credentials first, the source answers, days in the history, in order",
 }
 
 # Loaded once from an app's own /openapi.json; each test calls its own app (and database).

@@ -153,11 +153,10 @@ def english_collation_url(fresh_postgres_database) -> str:
     return url
 
 
-def test_postgresql_writes_the_report_byte_for_byte_as_sqlite_does(
+def test_postgresql_answers_the_report_byte_for_byte_as_sqlite_does(
     make_app, tmp_path, english_collation_url
 ):
-    """PostgreSQL renders the report's JSON itself; it must be what Python renders,
-    rows in code-point order whatever the database's collation."""
+    """Rows come in code-point order whatever the database's collation, sums round alike."""
     entries = [
         {"date": start, "duration": hours, "project": project, "external_id": f"a{n}"}
         for n, (start, hours, project) in enumerate(AWKWARD)

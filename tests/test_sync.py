@@ -6,6 +6,9 @@ import base64
 import copy
 import json
 import uuid
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +27,8 @@ ENTRIES = "/toggl/api/v9/me/time_entries"
 PROJECTS = "/toggl/api/v9/workspaces/1234567/projects"
 WORKLOGS = "/tempo/4/worklogs"
 MARCH = {"from": "2024-03-01", "to": "2024-03-10"}
+# The fixtures' entries are from March 2024: the history reaches back to its first day.
+HISTORY_DAYS = (datetime.now(UTC).date() - date(2024, 3, 1)).days
 
 
 @pytest.fixture
@@ -43,6 +48,7 @@ def app(make_app, database_url, server):
         SYNC_MAX_RETRIES=2,
         SYNC_MAX_WAIT=0.01,
         SYNC_WINDOW_DAYS=7,
+        SYNC_HISTORY_DAYS=HISTORY_DAYS,
     )
 
 
@@ -388,3 +394,45 @@ def test_imports_integrations_and_sync_need_a_token(client, method, path):
     response = getattr(client, method)(path)
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"from": 0}, "from"),
+        ({"from": "2024-03-01T00:00:00Z"}, "from"),
+        ({"to": 20240310}, "to"),
+        ({"from": "2024-02-29"}, "from"),
+        ({"from": "2024-02-29", "to": "2024-03-10"}, "from"),
+        ({"to": "2024-02-29"}, "to"),
+        ({"from": "2024-03-10", "to": "2024-03-01"}, None),
+        ({"since": "2024-03-01"}, "since"),
+    ],
+)
+def test_a_sync_takes_only_days_within_the_history_in_order(
+    client, auth_headers, toggl, body, field
+):
+    response = client.post("/api/sync/toggl", json=body, headers=auth_headers)
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert [error["field"] for error in response.json["errors"]] == [field]
+    assert requests_to(toggl, ENTRIES) == []
+    assert (
+        client.get("/api/sync/status", headers=auth_headers).json["items"][0]["last_status"] is None
+    )
+
+
+def test_a_sync_body_is_optional_and_read_strictly(client, auth_headers, toggl):
+    toggl.expect_request(ENTRIES).respond_with_json([])
+
+    empty = client.post("/api/sync/toggl", headers=auth_headers)
+    repeated = client.post(
+        "/api/sync/toggl",
+        data='{"from": "2024-03-01", "from": "2024-03-02"}',
+        content_type="application/json",
+        headers=auth_headers,
+    )
+
+    assert empty.status_code == 200
+    assert repeated.status_code == 400

@@ -25,9 +25,9 @@ from service.schemas import Registration
 from service.schemas import ServiceToken
 from service.schemas import TokenPair
 from service.schemas import TokenRequest
+from service.schemas import dump
 from service.schemas import load_json
 from service.schemas import parse_json_body
-from service.schemas import user_json
 from service.security import current_user_id
 from service.security import require_auth
 
@@ -58,7 +58,7 @@ def register():
     """Create an account."""
     body = parse_json_body(Registration)
     user = accounts.register(body.email, body.password, _passwords())
-    return jsonify(user_json(user)), 201
+    return jsonify(dump(Account, user)), 201
 
 
 @bp.post("/login")
@@ -107,7 +107,7 @@ def token():
 @documented({200: Account})
 def me():
     """Return the signed-in user."""
-    return jsonify(user_json(accounts.get_active_user(current_user_id())))
+    return jsonify(dump(Account, accounts.get_active_user(current_user_id())))
 
 
 def client_address() -> str:

@@ -13,6 +13,7 @@ from flask import url_for
 
 from service import entries
 from service import export
+from service import upserts
 from service.db import use_database
 from service.errors import APIError
 from service.models import TimeEntry
@@ -26,7 +27,7 @@ from service.schemas import EntryPage
 from service.schemas import EntryPatch
 from service.schemas import EntryQuery
 from service.schemas import ExportQuery
-from service.schemas import entry_json
+from service.schemas import dump
 from service.schemas import parse_json_body
 from service.security import ENTRIES_READ
 from service.security import ENTRIES_WRITE
@@ -44,12 +45,12 @@ def list_entries():
     """List the caller's entries, newest first, one keyset page at a time."""
     filters = EntryQuery.model_validate(request.args.to_dict())
     page = entries.list_entries(current_user_id(), filters)
-    return jsonify(items=page.items, next_cursor=page.next_cursor)
+    return jsonify(dump(EntryPage, page))
 
 
 def versioned(entry: TimeEntry, status: int = 200) -> Response:
     """Answer with the entry and its version as a strong ETag."""
-    response = jsonify(entry_json(entry))
+    response = jsonify(dump(Entry, entry))
     response.status_code = status
     response.set_etag(entries.entry_version(entry))
     return response
@@ -120,7 +121,7 @@ def delete_entry(entry_id: uuid.UUID):
 def bulk_upsert():
     """Create or update up to 1,000 entries by (source, external_id), all or nothing."""
     body = parse_json_body(BulkRequest)
-    duplicates = entries.duplicate_keys(body.entries)
+    duplicates = upserts.duplicate_keys(body.entries)
     if duplicates:
         errors = [
             {
@@ -130,4 +131,4 @@ def bulk_upsert():
             for i in duplicates
         ]
         raise APIError(422, "The batch names an entry twice.", errors=errors)
-    return jsonify(entries.bulk_upsert(current_user_id(), body.entries).as_dict())
+    return jsonify(dump(BulkResult, upserts.bulk_upsert(current_user_id(), body.entries)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -14,6 +16,7 @@ from service.openapi import documented
 from service.schemas import ImportOptions
 from service.schemas import ImportOutcome
 from service.schemas import ImportUpload
+from service.schemas import dump
 from service.security import IMPORTS_WRITE
 from service.security import current_user_id
 from service.security import require_auth
@@ -58,8 +61,8 @@ def create_import():
         current_user_id(),
         data,
         format_name=options.format,
-        zone=options.zone(),
+        zone=ZoneInfo(options.timezone),
         max_rows=current_app.config["IMPORT_MAX_ROWS"],
         dry_run=options.dry_run,
     )
-    return jsonify(outcome)
+    return jsonify(dump(ImportOutcome, outcome))

@@ -15,7 +15,7 @@ from service.schemas import IntegrationOut
 from service.schemas import Strict
 from service.schemas import TempoIntegrationIn
 from service.schemas import TogglIntegrationIn
-from service.schemas import integration_json
+from service.schemas import dump
 from service.security import current_user_id
 from service.security import require_auth
 
@@ -36,7 +36,7 @@ def _require_key() -> None:
 def list_integrations():
     """List the caller's integrations, without their tokens."""
     items = integrations.list_integrations(current_user_id())
-    return jsonify(items=[integration_json(i) for i in items])
+    return jsonify(dump(IntegrationList, {"items": items}))
 
 
 def add_source_routes(source: str, schema: type[Strict]) -> None:
@@ -44,13 +44,15 @@ def add_source_routes(source: str, schema: type[Strict]) -> None:
     label = LABELS[source]
 
     def get_integration():
-        return jsonify(integration_json(integrations.get_integration(current_user_id(), source)))
+        return jsonify(
+            dump(IntegrationOut, integrations.get_integration(current_user_id(), source))
+        )
 
     def put_integration():
         body = schema.model_validate_json(request.get_data())
         keys = integrations.vault(current_app.config["INTEGRATIONS_KEY"])
         saved = integrations.save_integration(current_user_id(), source, body, keys)
-        return jsonify(integration_json(saved))
+        return jsonify(dump(IntegrationOut, saved))
 
     def delete_integration():
         integrations.delete_integration(current_user_id(), source)

@@ -11,6 +11,7 @@ from service.db import use_database
 from service.openapi import documented
 from service.schemas import ReportQuery
 from service.schemas import ReportSummary
+from service.schemas import dump
 from service.security import REPORTS_READ
 from service.security import current_user_id
 from service.security import require_auth
@@ -25,4 +26,4 @@ use_database(bp)
 def summary():
     """Sum hours and count entries per day, week, month, project or source (one or two)."""
     query = ReportQuery.model_validate(request.args.to_dict())
-    return jsonify(reports.summary(current_user_id(), query))
+    return jsonify(dump(ReportSummary, reports.summary(current_user_id(), query)))

@@ -10,11 +10,13 @@ from flask import request
 from service import integrations
 from service import sync
 from service.db import use_database
+from service.models import utcnow
 from service.openapi import documented
 from service.schemas import SyncOutcome
 from service.schemas import SyncRequest
 from service.schemas import SyncStatusList
-from service.schemas import sync_state_json
+from service.schemas import dump
+from service.schemas import parse_json_body
 from service.security import current_user_id
 from service.security import require_auth
 from service.sync.pull import SyncSettings
@@ -33,15 +35,23 @@ def _require_key() -> None:
 @documented({200: SyncStatusList})
 def sync_status():
     """Show each source's last run, cursor, counts and last error."""
-    items = sync.status(current_user_id())
-    return jsonify(items=[sync_state_json(*item) for item in items])
+    return jsonify(dump(SyncStatusList, {"items": sync.status(current_user_id())}))
+
+
+def sync_request() -> SyncRequest:
+    """Read the optional body of a sync; its days lie within SYNC_HISTORY_DAYS of today."""
+    if not request.get_data(cache=True):
+        return SyncRequest()
+    today = utcnow().date()
+    context = {"today": today, "history_days": current_app.config["SYNC_HISTORY_DAYS"]}
+    return parse_json_body(SyncRequest, context)
 
 
 def add_sync_route(source: str) -> None:
     """Route POST /api/sync/SOURCE (a fixed path per source)."""
 
     def run_sync():
-        body = SyncRequest.model_validate_json(request.get_data() or b"{}")
+        body = sync_request()
         outcome = sync.run_sync(
             current_user_id(),
             source,
@@ -50,13 +60,15 @@ def add_sync_route(source: str) -> None:
             start=body.from_,
             end=body.to,
         )
-        return jsonify(outcome)
+        return jsonify(dump(SyncOutcome, outcome))
 
     run_sync.__doc__ = (
         f"Pull and upsert the caller's entries from {sync.LABELS[source]}; "
-        "optional `from`/`to` days re-read that range."
+        "optional `from`/`to` days (at most SYNC_HISTORY_DAYS back) re-read that range."
     )
-    declare = documented({200: SyncOutcome}, body=SyncRequest, errors=(404, 409, 502))
+    declare = documented(
+        {200: SyncOutcome}, body=SyncRequest, body_required=False, errors=(404, 409, 502)
+    )
     bp.add_url_rule(f"/{source}", f"run_{source}", declare(run_sync), methods=["POST"])
 
 

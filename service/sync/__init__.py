@@ -9,9 +9,9 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from service import entries
 from service import integrations
 from service import metrics
+from service import upserts
 from service.db import db
 from service.errors import APIError
 from service.integrations import Vault
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PULLERS = {"toggl": toggl.pull, "tempo": tempo.pull}
 SOURCES = integrations.SOURCES
 LABELS = {"toggl": "Toggl", "tempo": "Tempo"}
+COUNTS = ("created", "updated", "unchanged", "deleted", "skipped")
 
 
 def credentials(integration: Integration, keys: Vault) -> Credentials:
@@ -76,12 +77,12 @@ def finish(user_id: uuid.UUID, source: str, **outcome: Any) -> None:
 def write(user_id: uuid.UUID, source: str, pulled: Pulled) -> dict[str, int]:
     """Apply a complete pull in one transaction: upserts, deletions, reconciliation."""
     with db.atomic():
-        counts = entries.upsert_rows(user_id, list(pulled.rows.values())).as_dict()
+        counts = upserts.upsert_rows(user_id, list(pulled.rows.values())).as_dict()
         gone = set(pulled.deleted)
         if pulled.reconcile:
             start, end, seen = pulled.reconcile
-            gone.update(set(entries.external_ids_between(user_id, source, start, end)) - seen)
-        deleted = entries.delete_by_keys(user_id, source, sorted(gone))
+            gone.update(set(upserts.external_ids_between(user_id, source, start, end)) - seen)
+        deleted = upserts.delete_by_keys(user_id, source, sorted(gone))
     return {**counts, "deleted": deleted, "skipped": len(pulled.skipped)}
 
 
@@ -122,13 +123,29 @@ def run_sync(
     return {"source": source, "status": "ok", "cursor": pulled.cursor, **counts}
 
 
-def status(user_id: uuid.UUID) -> list[tuple[str, SyncState | None, bool]]:
-    """Return (source, state or None, configured?) for every source."""
+def status(user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Return the sync of every source: configured, running, its last run (never: nulls, zeros)."""
     states = {s.source: s for s in SyncState.select().where(SyncState.user == user_id)}
     configured = {
         i.source for i in Integration.select(Integration.source).where(Integration.user == user_id)
     }
-    return [(source, states.get(source), source in configured) for source in SOURCES]
+    items = []
+    for source in SOURCES:
+        state = states.get(source) or SyncState(source=source)
+        items.append(
+            {
+                "source": source,
+                "configured": source in configured,
+                "running": state.running_since is not None,
+                "last_started_at": state.last_started_at,
+                "last_finished_at": state.last_finished_at,
+                "last_status": state.last_status,
+                "last_error": state.last_error,
+                "cursor": state.cursor,
+                "counts": {name: getattr(state, name) for name in COUNTS},
+            }
+        )
+    return items
 
 
 def users_with(source: str) -> list[uuid.UUID]:

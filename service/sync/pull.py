@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
+from service.models import MAX_SECONDS
 from service.sync.http import Fetcher
 
 if TYPE_CHECKING:
     import requests
-
-MAX_SECONDS = 24 * 3600
 
 
 def storable(text: str | None) -> str | None:

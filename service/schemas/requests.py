@@ -1,0 +1,245 @@
+"""Request models: what each route accepts, validated strictly (pydantic)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from datetime import timedelta
+from typing import Annotated
+from typing import Literal
+
+from pydantic import MISSING
+from pydantic import AfterValidator
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import EmailStr
+from pydantic import Field
+from pydantic import StringConstraints
+from pydantic import ValidationInfo
+from pydantic import field_validator
+from pydantic import model_validator
+
+from service.schemas.fields import Description
+from service.schemas.fields import ExternalId
+from service.schemas.fields import Hours
+from service.schemas.fields import Password
+from service.schemas.fields import Project
+from service.schemas.fields import Source
+from service.schemas.fields import Strict
+from service.schemas.fields import Timestamp
+from service.schemas.fields import TimeZone
+
+MAX_BULK_ITEMS = 1000
+MAX_PAGE_SIZE = 500
+GROUPS = ("day", "week", "month", "project", "source")
+GROUP_BY_CHOICES = GROUPS + tuple(f"{a},{b}" for a in GROUPS for b in GROUPS if a != b)
+GroupBy = Literal[GROUP_BY_CHOICES]  # type: ignore[valid-type]
+ImportFormat = Literal["toggl_csv", "clockify_csv", "harvest_csv", "generic_csv"]
+# Length is checked as sent (as the contract says), then the token is trimmed: trimming
+# first let 1,025 characters with padding through a declared maxLength of 1,024.
+Secret = Annotated[
+    str, StringConstraints(min_length=1, max_length=1024, pattern=r"\S"), AfterValidator(str.strip)
+]
+
+
+class Credentials(Strict):
+    """Email and password, as sent to register and login."""
+
+    email: EmailStr
+    password: Password
+
+    @field_validator("email")
+    @classmethod
+    def _lowercase(cls, value: str) -> str:
+        return value.lower()
+
+
+class Registration(Credentials):
+    """A new account: the password must fit bcrypt's 72-byte limit."""
+
+    password: Annotated[str, StringConstraints(min_length=8, max_length=72)]
+
+    @field_validator("password")
+    @classmethod
+    def _bcrypt_length(cls, value: str) -> str:
+        size = len(value.encode())
+        if not 8 <= size <= 72:
+            raise ValueError("must be 8 to 72 bytes long in UTF-8")
+        return value
+
+
+class RefreshRequest(Strict):
+    """A refresh token, to rotate or revoke."""
+
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class TokenRequest(BaseModel):
+    """The client-credentials grant's form (RFC 6749 4.4); the client may instead use Basic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["client_credentials"]
+    scope: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class EntryIn(Strict):
+    """A new time entry."""
+
+    date: Timestamp
+    duration: Hours
+    project: Project | None = None
+    description: Description | None = None
+    source: Source = "manual"
+    external_id: ExternalId | None = None
+
+
+class EntryPatch(Strict):
+    """Changes to a time entry: only the fields sent change; date and duration refuse null."""
+
+    date: Timestamp | MISSING = MISSING
+    duration: Hours | MISSING = MISSING
+    project: Project | None = None
+    description: Description | None = None
+
+
+class BulkEntry(EntryIn):
+    """One entry of a bulk upsert: its key (source, external_id) is required."""
+
+    external_id: ExternalId
+
+
+class BulkRequest(Strict):
+    """Up to 1,000 entries to upsert by (source, external_id)."""
+
+    entries: Annotated[list[BulkEntry], Field(min_length=1, max_length=MAX_BULK_ITEMS)]
+
+
+class EntryFilters(Strict):
+    """Which of the caller's entries a query covers (from query-string text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
+
+    from_: Timestamp | None = Field(default=None, alias="from")
+    to: Timestamp | None = None
+    source: Source | None = None
+    project: Project | None = None
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The acting user, for service tokens with entries:any-user."
+    )
+
+
+class EntryQuery(EntryFilters):
+    """Filters and page of the entries list."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class ExportQuery(EntryFilters):
+    """Filters and file format of an export."""
+
+    format: Literal["csv", "json"] = "csv"
+
+
+class ReportQuery(EntryFilters):
+    """Filters, groups and time zone of a summary report."""
+
+    group_by: Annotated[
+        GroupBy,
+        Field(description="One or two of day, week, month, project, source, comma-separated."),
+    ] = "day"
+    tz: TimeZone = "UTC"
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Return the group names in the order asked."""
+        return tuple(self.group_by.split(","))
+
+
+class ImportOptions(Strict):
+    """The form fields of an upload besides the file (form text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    format: ImportFormat | None = None
+    timezone: TimeZone = "UTC"
+    dry_run: bool = False
+
+
+class ImportUpload(ImportOptions):
+    """The multipart form of an upload: the export file and its options."""
+
+    file: bytes
+    # A form field is absent, never null: without it the header row decides.
+    format: ImportFormat | MISSING = MISSING
+
+
+class TogglIntegrationIn(Strict):
+    """Toggl Track credentials: the API token and, optionally, one workspace to sync."""
+
+    api_token: Secret
+    workspace_id: Annotated[int, Field(gt=0)] | None = None
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _as_text(cls, value: int | None) -> str | None:
+        return None if value is None else str(value)
+
+
+class TempoIntegrationIn(Strict):
+    """Tempo credentials, the zone its start times are in, and an optional Jira to name issues."""
+
+    api_token: Secret
+    timezone: TimeZone = "UTC"
+    jira_site: (
+        Annotated[str, StringConstraints(pattern=r"^https?://[^/\s\x00]+[^\x00]*$", max_length=255)]
+        | None
+    ) = None
+    jira_email: EmailStr | None = None
+    jira_token: Secret | None = None
+
+    @model_validator(mode="after")
+    def _jira_together(self) -> TempoIntegrationIn:
+        if (self.jira_site is None) != (self.jira_token is None):
+            raise ValueError("jira_site and jira_token go together")
+        if self.jira_site:
+            self.jira_site = self.jira_site.rstrip("/")
+        return self
+
+
+IntegrationIn = TogglIntegrationIn | TempoIntegrationIn
+
+
+class SyncRequest(Strict):
+    """An optional range of days to (re)read; without it the sync continues from its cursor.
+
+    Validate it with the context {"history_days": SYNC_HISTORY_DAYS, "today": date}: no
+    day may lie further back than that.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    from_: date | None = Field(
+        default=None, alias="from", description="The first day; at most SYNC_HISTORY_DAYS ago."
+    )
+    to: date | None = Field(default=None, description="The last day; not before `from`.")
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _within_history(cls, value: date | None, info: ValidationInfo) -> date | None:
+        context = info.context or {}
+        earliest = context["today"] - timedelta(days=context["history_days"])
+        if value is not None and value < earliest:
+            raise ValueError(
+                f"must not be before {earliest.isoformat()} (SYNC_HISTORY_DAYS days back)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SyncRequest:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self

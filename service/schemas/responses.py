@@ -1,0 +1,288 @@
+"""Response models: the one description of every JSON answer, for views, export and contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from datetime import datetime
+from typing import Annotated
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import RootModel
+from pydantic import StringConstraints
+
+
+def dump(model: type[BaseModel], value: Any) -> Any:
+    """Return VALUE (an object, or a dict of its fields) as MODEL's JSON-ready data.
+
+    A field VALUE lacks and MODEL has a default for is left out (a report row shows only
+    the groups asked for).
+    """
+    answer = model.model_validate(value, from_attributes=True)
+    return answer.model_dump(mode="json", exclude_unset=True)
+
+
+class Answer(BaseModel):
+    """A response body: what the service answers, never parsed from a client."""
+
+    # Built on first use rather than at import, so a worker builds only what it answers.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class FieldProblem(Answer):
+    """One invalid field of a request (of an uploaded file: with the line its row starts on)."""
+
+    field: str | None
+    message: str
+    line: int | None = None
+
+
+class Problem(Answer):
+    """RFC 9457 problem details: the body of every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+class Account(Answer):
+    """A user as the API shows it (never the password hash)."""
+
+    id: uuid.UUID
+    email: str
+    is_active: bool
+    created_at: datetime
+
+
+class TokenPair(Answer):
+    """The tokens a login or refresh hands out."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    refresh_token: str
+
+
+class ServiceToken(Answer):
+    """A service access token from the client-credentials grant (no refresh token)."""
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class OAuthProblem(Answer):
+    """A token-endpoint error in RFC 6749 section 5.2's shape."""
+
+    error: Literal[
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "unauthorized_client",
+    ]
+    error_description: str
+
+
+class Jwk(Answer):
+    """One Ed25519 public key (RFC 8037 OKP)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str
+    kid: str
+    alg: Literal["EdDSA"]
+    use: Literal["sig"]
+
+
+class JwkSet(Answer):
+    """The public keys tokens are verified with, by kid."""
+
+    keys: list[Jwk]
+
+
+class Entry(Answer):
+    """A stored time entry."""
+
+    id: uuid.UUID
+    date: datetime
+    duration: float
+    project: str | None
+    description: str | None
+    source: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryList(RootModel[list[Entry]]):
+    """Entries, as a JSON export holds them."""
+
+
+class EntryPage(Answer):
+    """One page of entries, newest first, and the cursor of the next page."""
+
+    items: list[Entry]
+    next_cursor: str | None
+
+
+class BulkResult(Answer):
+    """What a bulk upsert did, item by item."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ReportRow(Answer):
+    """One group of a summary: its keys (only the groups asked for), hours and entry count."""
+
+    day: date | None = None
+    week: date | None = Field(default=None, description="The Monday of the ISO week.")
+    month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")] | None = None
+    project: str | None = None
+    source: str | None = None
+    hours: float
+    entries: int
+
+
+class ReportTotal(Answer):
+    """The sum over every group."""
+
+    hours: float
+    entries: int
+
+
+class ReportSummary(Answer):
+    """Hours and entry counts per group, and their total."""
+
+    rows: list[ReportRow]
+    total: ReportTotal
+
+
+class ImportOutcome(Answer):
+    """What an upload did (or, with dry_run, would do)."""
+
+    format: str
+    source: str
+    timezone: str
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    skipped_by_reason: dict[str, int]
+
+
+class TogglIntegrationOut(Answer):
+    """Stored Toggl Track credentials, without the token."""
+
+    source: Literal["toggl"]
+    workspace_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TempoIntegrationOut(Answer):
+    """Stored Tempo credentials, without the tokens."""
+
+    source: Literal["tempo"]
+    timezone: str
+    jira_site: str | None
+    jira_email: str | None
+    has_jira_token: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class IntegrationOut(
+    RootModel[Annotated[TogglIntegrationOut | TempoIntegrationOut, Field(discriminator="source")]]
+):
+    """A stored integration, without its tokens (Toggl and Tempo keep different fields)."""
+
+
+class IntegrationList(Answer):
+    """The caller's integrations."""
+
+    items: list[IntegrationOut]
+
+
+class SyncCounts(Answer):
+    """What a sync run did to the stored entries."""
+
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    skipped: int
+
+
+class SyncOutcome(SyncCounts):
+    """A finished sync run and the cursor the next one continues from."""
+
+    source: str
+    status: str
+    cursor: str
+
+
+class SyncSourceStatus(Answer):
+    """The sync of one source: configured, running, and its last run."""
+
+    source: str
+    configured: bool
+    running: bool
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    cursor: str | None
+    counts: SyncCounts
+
+
+class SyncStatusList(Answer):
+    """The sync status of every source."""
+
+    items: list[SyncSourceStatus]
+
+
+class Alive(Answer):
+    """The process serves requests."""
+
+    status: Literal["alive"]
+
+
+class Healthy(Answer):
+    """The database answered at TIMESTAMP."""
+
+    status: Literal["healthy"]
+    timestamp: datetime
+
+
+class Unhealthy(Answer):
+    """The database did not answer."""
+
+    status: Literal["unhealthy"]
+    error: str
+
+
+class Ready(Answer):
+    """The database answers and every migration is applied."""
+
+    status: Literal["ready"]
+
+
+class Unready(Answer):
+    """What keeps the service from being ready: shutting down, the database, or migrations."""
+
+    status: Literal["unready"]
+    failed: Literal["draining", "database", "migrations"]
+    detail: str

@@ -1,0 +1,212 @@
+"""Writes of many entries by their (source, external_id) key: bulk upserts, imports, syncs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import asdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from service.db import db
+from service.db import is_postgres
+from service.db import rerun_on_deadlock
+from service.models import TimeEntry
+from service.models import time_ordered_id
+from service.models import time_ordered_ids
+from service.models import utcnow
+from service.schemas import BulkEntry
+
+CONTENT_FIELDS = ("date", "duration", "project", "description")
+# Rows per statement of a bulk write: the transaction holds them all, the statement a batch.
+BATCH_ROWS = 5000
+CHUNK_ROWS = 500
+# One statement per batch, its rows passed as one JSON document that PostgreSQL reads with
+# json_to_recordset. New keys insert, changed rows update, unchanged rows are left alone (no
+# dead tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones. Each row
+# brings the id it gets if it is new (time_ordered_ids).
+POSTGRES_UPSERT = """
+INSERT INTO time_entries AS t
+    (id, user_id, source, external_id, date, duration, project, description,
+     created_at, updated_at)
+SELECT id, %(user)s::uuid, source, external_id, date, duration, project,
+       description, %(now)s, %(now)s
+FROM json_to_recordset(%(rows)s::json)
+    AS batch (id uuid, source text, external_id text, date timestamptz, duration float8,
+              project text, description text)
+ON CONFLICT (user_id, source, external_id) DO UPDATE
+    SET (date, duration, project, description, updated_at)
+      = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
+         EXCLUDED.updated_at)
+    WHERE (t.date, t.duration, t.project, t.description) IS DISTINCT FROM
+          (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description)
+RETURNING (xmax = 0)
+"""
+
+Batches = Callable[[], Iterable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What a bulk upsert did, item by item."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts as a plain dict."""
+        return asdict(self)
+
+
+def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
+    """Return the indexes of items whose (source, external_id) appeared earlier in the batch."""
+    seen: set[tuple[str, str]] = set()
+    duplicates = []
+    for index, item in enumerate(items):
+        key = (item.source, item.external_id)
+        if key in seen:
+            duplicates.append(index)
+        seen.add(key)
+    return duplicates
+
+
+def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
+    """Insert new and update changed entries by (source, external_id), in one transaction."""
+    return upsert_rows(user_id, [item.model_dump() for item in items])
+
+
+def upsert_rows(
+    user_id: uuid.UUID, rows: list[dict[str, Any]], *, dry_run: bool = False
+) -> UpsertCounts:
+    """Upsert already-valid entry dicts by (source, external_id) in one transaction.
+
+    Each row has source, external_id and the CONTENT_FIELDS; keys must not repeat.
+    With DRY_RUN the counts are computed and nothing is written.
+    """
+    ordered = sorted(rows, key=_key)
+    batches = [ordered[start : start + BATCH_ROWS] for start in range(0, len(ordered), BATCH_ROWS)]
+    return upsert_batches(user_id, lambda: batches, dry_run=dry_run)
+
+
+def upsert_batches(user_id: uuid.UUID, batches: Batches, *, dry_run: bool = False) -> UpsertCounts:
+    """Upsert the rows of the batches BATCHES() yields in one transaction, as they come.
+
+    Keys must not repeat across batches; an exception from the batches rolls back all of
+    them. Each batch is written in key order, so racing writers lock rows in the same
+    order; a deadlock PostgreSQL still reports calls BATCHES again and reruns the whole
+    (once only inside an outer transaction).
+    """
+    if is_postgres(db) and not dry_run:
+        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, batches()))
+    return rerun_on_deadlock(lambda: _upsert_compared(user_id, batches(), dry_run))
+
+
+def _key(row: dict[str, Any]) -> tuple[str, str]:
+    return row["source"], row["external_id"]
+
+
+def _upsert_postgres(user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]]) -> UpsertCounts:
+    """Write each batch with one POSTGRES_UPSERT statement; count what it did."""
+    now = utcnow()
+    rows = 0
+    inserted: list[bool] = []
+    with db.atomic():
+        for batch in batches:
+            ordered = sorted(batch, key=_key)
+            ids = time_ordered_ids(len(ordered))
+            document = [{**row, "id": new} for row, new in zip(ordered, ids, strict=True)]
+            params = {"rows": orjson.dumps(document).decode(), "user": str(user_id), "now": now}
+            inserted += [new for (new,) in db.execute_sql(POSTGRES_UPSERT, params).fetchall()]
+            rows += len(ordered)
+    created = sum(inserted)
+    return UpsertCounts(created, len(inserted) - created, rows - len(inserted))
+
+
+def _upsert_compared(
+    user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]], dry_run: bool
+) -> UpsertCounts:
+    """Compare each chunk with the stored entries; write the new and changed ones (unless
+    DRY_RUN) with INSERT ... ON CONFLICT."""
+    created = updated = unchanged = 0
+    now = utcnow()
+    with db.atomic():
+        for batch in batches:
+            ordered = sorted(batch, key=_key)
+            for start in range(0, len(ordered), CHUNK_ROWS):
+                chunk = ordered[start : start + CHUNK_ROWS]
+                stored = _stored_content(user_id, chunk)
+                changed = [row for row in chunk if stored.get(_key(row)) != _content(row)]
+                new = sum(_key(row) not in stored for row in changed)
+                created, updated = created + new, updated + len(changed) - new
+                unchanged += len(chunk) - len(changed)
+                if changed and not dry_run:
+                    _insert_or_update(user_id, changed, now)
+    return UpsertCounts(created, updated, unchanged)
+
+
+def _content(row: dict[str, Any]) -> tuple:
+    return tuple(row[name] for name in CONTENT_FIELDS)
+
+
+def _stored_content(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> dict[tuple, tuple]:
+    """Return the stored CONTENT_FIELDS of ROWS' keys, asking per source."""
+    by_source: dict[str, list[str]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row["external_id"])
+    columns = [getattr(TimeEntry, name) for name in CONTENT_FIELDS]
+    found = {}
+    for source, external_ids in by_source.items():
+        query = TimeEntry.select(TimeEntry.external_id, *columns).where(
+            (TimeEntry.user == user_id)
+            & (TimeEntry.source == source)
+            & TimeEntry.external_id.in_(external_ids)
+        )
+        found.update({(source, row[0]): row[1:] for row in query.tuples()})
+    return found
+
+
+def _insert_or_update(user_id: uuid.UUID, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Insert ROWS, or update the stored entries with their keys."""
+    values = [
+        {"id": time_ordered_id(), "user": user_id, "created_at": now, "updated_at": now, **row}
+        for row in rows
+    ]
+    TimeEntry.insert_many(values).on_conflict(
+        conflict_target=[TimeEntry.user, TimeEntry.source, TimeEntry.external_id],
+        preserve=[*(getattr(TimeEntry, name) for name in CONTENT_FIELDS), TimeEntry.updated_at],
+    ).execute()
+
+
+def delete_by_keys(user_id: uuid.UUID, source: str, external_ids: list[str]) -> int:
+    """Delete the user's entries of SOURCE with these external ids; return how many went."""
+    deleted = 0
+    for start in range(0, len(external_ids), CHUNK_ROWS):
+        chunk = external_ids[start : start + CHUNK_ROWS]
+        deleted += (
+            TimeEntry.delete()
+            .where(
+                (TimeEntry.user == user_id)
+                & (TimeEntry.source == source)
+                & (TimeEntry.external_id.in_(chunk))
+            )
+            .execute()
+        )
+    return deleted
+
+
+def external_ids_between(
+    user_id: uuid.UUID, source: str, start: datetime, end: datetime
+) -> list[str]:
+    """Return the external ids of the user's SOURCE entries starting in [START, END)."""
+    query = TimeEntry.select(TimeEntry.external_id).where(
+        (TimeEntry.user == user_id)
+        & (TimeEntry.source == source)
+        & (TimeEntry.date >= start)
+        & (TimeEntry.date < end)
+    )
+    return [external_id for (external_id,) in query.tuples()]
