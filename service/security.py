@@ -8,6 +8,8 @@ client that must still be active; `scope` is a subset of what that client was gr
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 import weakref
 from dataclasses import dataclass
@@ -35,6 +37,10 @@ SERVICE = "service"
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Tokens whose signature and claims were verified, kept until they expire: a client sends
+# the same token with every request, and verifying it again is a large share of the CPU a
+# small request costs (docs/benchmarks.md).
+VERIFIED_TOKENS = 1024
 
 ENTRIES_READ = "entries:read"
 ENTRIES_WRITE = "entries:write"
@@ -112,6 +118,8 @@ class Tokens:
         self.issuer = issuer
         self.audience = audience
         self.ttl = ttl
+        self._verified: dict[str, dict[str, Any]] = {}
+        self._verified_lock = threading.Lock()
 
     def issue(
         self,
@@ -143,12 +151,26 @@ class Tokens:
         return IssuedToken(token, jti, expires_at, self.ttl[token_type])
 
     def verify(self, token: str, *token_types: str) -> dict[str, Any]:
-        """Return the claims of a valid token of one of TOKEN_TYPES, else raise a 401."""
+        """Return the claims of a valid token of one of TOKEN_TYPES, else raise a 401.
+
+        A token verified before is taken from memory while it has not expired: the key
+        ring, issuer and audience it was checked against do not change in a process.
+        """
+        claims = self._verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            claims = self._decode(token)
+            self._remember(token, claims)
+        if claims["typ"] not in token_types:
+            kind = token_types[0]
+            raise unauthorized(f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} token is required.")
+        return claims
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             key = self.keys.find_for(jwt.get_unverified_header(token))
             if key is None:
                 raise unauthorized("The token's signing key is unknown.")
-            claims = jwt.decode(
+            return jwt.decode(
                 token,
                 key.key,
                 algorithms=[key.algorithm],
@@ -158,10 +180,14 @@ class Tokens:
             )
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"The token is invalid: {exc}") from None
-        if claims["typ"] not in token_types:
-            kind = token_types[0]
-            raise unauthorized(f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} token is required.")
-        return claims
+
+    def _remember(self, token: str, claims: dict[str, Any]) -> None:
+        """Keep CLAIMS for TOKEN, forgetting the oldest token when full."""
+        with self._verified_lock:
+            self._verified.pop(token, None)
+            if len(self._verified) >= VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
 
 
 def unauthorized(detail: str) -> APIError:
