@@ -19,8 +19,6 @@ import uuid
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from urllib.parse import urlsplit
-from urllib.parse import urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -97,7 +95,7 @@ def run(admin_url: str, rows: int, repeats: int) -> None:
     """Import the file twice, then COPY its rows, REPEATS times in a scratch database;
     print the timings."""
     name = f"tt_bench_{uuid.uuid4().hex[:10]}"
-    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    url = seed.with_database(admin_url, name)
     admin(admin_url, f'CREATE DATABASE "{name}"')
     try:
         migrate(open_database(url))

@@ -1,7 +1,7 @@
 """`make bench`: seed PostgreSQL, serve the service and its ceilings, measure, print, save.
 
 Every figure is paired with a ceiling measured in the same run, interleaved repeat by
-repeat, so the ratios hold on a shared, noisy machine. See the README's Benchmarks section.
+repeat, so the ratios hold on a shared, noisy machine. docs/benchmarks.md has the method.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ LIST_PATH = f"/api/entries?{WEEK}&limit=50"
 BULK_BATCH = 1000
 # A run where one worker used more than this share of the workers' CPU is run again.
 LOPSIDED_SHARE = 0.9
-# On a fast machine about half of the /livez runs came out lopsided (6 of 11 on 30 Nov),
-# so two reruns still let one repeat in eight through; five let one in 64.
+# On a fast machine lopsided runs are common (wrk's connections land where the kernel
+# puts them), so a disturbed run gets several more tries before it is kept as it is.
 DISTURBED_RERUNS = 5
 # Each figure and the ceilings it is divided by, measured back to back.
 PAIRED = (("livez", "bare_wsgi", "bare_flask"), ("health", "select1"), ("entries", "psycopg_list"))
@@ -210,8 +210,7 @@ def schedule(names: list[str], repeats: int) -> list[tuple[int, str]]:
     """Return (repeat, target) in the order the runs happen.
 
     A figure and its ceilings run back to back, the figure first in even repeats and last
-    in odd ones: the first run after another group's load is the slower (right after the
-    report, /livez read 5,150 req/s first in 4 runs, 6,400 second in 3), so figure and
+    in odd ones: the first run after another group's load is the slower, so figure and
     ceiling pay for it equally often. Targets without a ceiling (the report) run after
     every pair, so their load precedes no pair.
     """
@@ -343,7 +342,7 @@ def import_runs(output: str) -> list[dict[str, float]]:
 
 
 def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None):
-    """Compare every figure with its ceiling or bound, in the order of the README's table."""
+    """Compare every figure with its ceiling or bound, in the order of the table."""
     entries_p99 = statistics.median(run["p99_ms"] for run in http["entries"])
     ceiling_p99 = statistics.median(run["p99_ms"] for run in http["psycopg_list"])
     rows = [
@@ -443,7 +442,7 @@ def compile_service() -> None:
     """Byte-compile the service as pip does in the image.
 
     The editable install leaves it as source; where PYTHONDONTWRITEBYTECODE is set, every
-    worker compiled all of it at start, and kept 0.8 MiB more than a worker of the image.
+    worker would compile all of it at start and measure more memory than the image's.
     """
     compileall.compile_dir(ROOT / "service", quiet=1)
 

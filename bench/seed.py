@@ -150,9 +150,8 @@ def seed_entries(url: str, users: list[dict[str, str]], total: int) -> float:
 def remove_run_entries(url: str) -> int:
     """Delete the entries earlier runs added (all but the seed's); return how many.
 
-    A reused database is thus measured at the seeded size: each run's bulk phase adds
-    1,000,000 rows (COPY and PUT, 500,000 each), and a report over one user's entries took
-    99 ms after a fresh seed and 363 ms after two runs.
+    A reused database is thus measured at the seeded size: each run's bulk phase adds rows
+    (COPY and PUT alike), and a report over one user's entries slows as they pile up.
     """
     conn = psycopg2.connect(url)
     try:

@@ -16,11 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from jwt.algorithms import HMACAlgorithm
 
 from service.config import ConfigError
 
@@ -49,40 +47,9 @@ def thumbprint(members: dict[str, str]) -> str:
     return _b64(hashlib.sha256(canonical).digest())
 
 
-class SettingsHS256(HMACAlgorithm):
-    """PyJWT's HS256, which takes the secrets from the settings as they are.
-
-    On every sign and verify PyJWT checks that an HMAC key is not a PEM, SSH or DER public
-    key, a certificate or a JWK. For DER it runs cryptography's parsers over the secret,
-    which cost 8 us and paged 1.7 to 3.7 MiB of their code (by machine) into every
-    worker. The settings' secrets are text, already checked against the textual forms by
-    service.config.shared_secret_problem; any other key still gets all of PyJWT's checks.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(HMACAlgorithm.SHA256)
-        self._checked: set[bytes] = set()
-
-    def add_checked(self, secret: bytes) -> None:
-        """Take SECRET, from the settings, without checking it again."""
-        self._checked.add(secret)
-
-    def prepare_key(self, key: str | bytes) -> bytes:
-        """Return a checked secret as it is; check any other key as PyJWT does."""
-        if isinstance(key, bytes) and key in self._checked:
-            return key
-        return super().prepare_key(key)
-
-
-SETTINGS_HS256 = SettingsHS256()
-jwt.unregister_algorithm(HS256)
-jwt.register_algorithm(HS256, SETTINGS_HS256)
-
-
 def hmac_key(secret: str) -> VerificationKey:
     """Wrap an HS256 shared secret from the settings; it is never published."""
     raw = secret.encode()
-    SETTINGS_HS256.add_checked(raw)
     kid = thumbprint({"k": _b64(raw), "kty": "oct"})
     return VerificationKey(kid, HS256, raw, None)
 

@@ -37,8 +37,9 @@ SERVICE = "service"
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-# Tokens whose signature and claims were verified, kept until they expire: PyJWT takes
-# ~130 us to verify one here, and a client sends the same token with every request.
+# Tokens whose signature and claims were verified, kept until they expire: a client sends
+# the same token with every request, and verifying it again is a large share of the CPU a
+# small request costs (docs/benchmarks.md).
 VERIFIED_TOKENS = 1024
 
 ENTRIES_READ = "entries:read"

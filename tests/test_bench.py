@@ -3,29 +3,17 @@ reused bench database is measured at its seeded size."""
 
 from __future__ import annotations
 
-import argparse
-import threading
-import time
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
-
 import psycopg2
 import psycopg2.extensions
 import pytest
 
 from bench import seed
-from bench.gunicorn_workers import BESIDE_REPORT
-from bench.gunicorn_workers import Layout
-from bench.gunicorn_workers import Repeating
-from bench.gunicorn_workers import parse_layout
-from bench.gunicorn_workers import summary
 from bench.run import disturbance
 from bench.run import gunicorn_layout
 from bench.run import import_runs
 from bench.run import schedule
 from service.migrate import migrate
 from service.migrate import open_database
-from tests.servers import read_by_gunicorn
 
 
 @pytest.mark.parametrize(
@@ -121,119 +109,6 @@ def test_each_import_repeat_keeps_its_own_timings_and_a_repeat_cut_short_is_drop
         {"seconds": 2.61, "again_seconds": 2.05, "copy_seconds": 1.41},
         {"seconds": 3.05, "again_seconds": 2.10, "copy_seconds": 1.92},
     ]
-
-
-@pytest.mark.parametrize(
-    ("text", "layout"),
-    [
-        ("gthread:2x4", Layout("gthread", 2, 4)),
-        ("gthread:3", Layout("gthread", 3, 1)),
-        ("sync:4", Layout("sync", 4, 1)),
-        ("sync:2x1", Layout("sync", 2, 1)),
-        ("gthread:2x4,--reuse-port", Layout("gthread", 2, 4, ("--reuse-port",))),
-        (
-            "gthread:4x1,--keep-alive=0,--worker-connections=1",
-            Layout("gthread", 4, 1, ("--keep-alive=0", "--worker-connections=1")),
-        ),
-    ],
-)
-def test_a_layout_names_its_worker_class_processes_and_threads(text, layout):
-    assert parse_layout(text) == layout
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "sync:2x4",
-        "gthread:0x4",
-        "gthread:2x0",
-        "uwsgi:2",
-        "gthread:",
-        "gthread:2x4,reuse-port",
-        "gthread:2x4,--bind=0.0.0.0:80 --daemon",
-        "gthread:2x4,",
-    ],
-)
-def test_a_layout_gunicorn_cannot_run_is_refused_before_anything_starts(text):
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_layout(text)
-
-
-def test_a_layouts_flags_reach_gunicorn_over_the_conf_file(monkeypatch):
-    layout = parse_layout("gthread:2x4,--worker-connections=9,--reuse-port")
-
-    cfg = read_by_gunicorn(monkeypatch, **layout.env())
-
-    assert (cfg.worker_class_str, cfg.workers, cfg.threads) == ("gthread", 2, 4)
-    assert (cfg.keepalive, cfg.worker_connections, cfg.reuse_port) == (0, 9, True)
-    assert layout.name == "gthread 2 x 4 --worker-connections=9 --reuse-port"
-
-
-def test_a_layouts_keep_alive_is_the_setting_the_conf_file_derives_connections_from(
-    monkeypatch,
-):
-    layout = parse_layout("gthread:2x4,--keep-alive=5")
-
-    cfg = read_by_gunicorn(monkeypatch, **layout.env())
-
-    assert (layout.env()["KEEPALIVE"], layout.env()["GUNICORN_CMD_ARGS"]) == ("5", "")
-    assert (cfg.keepalive, cfg.worker_connections) == (5, 1000)
-    assert layout.name == "gthread 2 x 4 --keep-alive=5"
-
-
-class DropsTheFirstConnection(BaseHTTPRequestHandler):
-    """Closes the first request's connection without an answer, then answers 200."""
-
-    protocol_version = "HTTP/1.1"
-    served = 0
-
-    def do_GET(self):
-        type(self).served += 1
-        if type(self).served == 1:
-            self.close_connection = True
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args):
-        """Stay quiet."""
-
-
-def test_the_slow_request_goes_on_after_a_dropped_connection_and_counts_the_failure():
-    DropsTheFirstConnection.served = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DropsTheFirstConnection)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with Repeating(f"http://127.0.0.1:{server.server_port}/report?x=1", "token") as report:
-            deadline = time.monotonic() + 10
-            while len(report.seconds) < 3 and time.monotonic() < deadline:
-                time.sleep(0.01)
-    finally:
-        server.shutdown()
-        server.server_close()
-
-    assert report.failures == 1
-    assert len(report.seconds) >= 3
-
-
-def test_the_layout_table_gives_medians_over_the_rounds_and_the_range_of_p99():
-    def run(rps, p99, report=None):
-        result = {"rps": rps, "p50_ms": 20.0, "p90_ms": 25.0, "p99_ms": p99}
-        return result if report is None else {**result, "report_p50_ms": report}
-
-    runs = {
-        ("sync 2 x 1", "alone"): [run(1500, 28.0), run(1600, 26.0), run(1400, 40.0)],
-        ("sync 2 x 1", BESIDE_REPORT): [run(950, 48.0, 108.0), run(900, 52.0, 112.0)],
-    }
-
-    lines = summary(runs).splitlines()
-
-    assert lines[2] == "| sync 2 x 1 | alone | 1,500 | 20.0 | 25.0 | 28.0 (26.0-40.0) |  |"
-    assert lines[3] == (
-        "| sync 2 x 1 | beside a report | 925 | 20.0 | 25.0 | 50.0 (48.0-52.0) | 110 |"
-    )
 
 
 def test_the_bench_names_the_layout_its_servers_run_and_stops_on_one_gunicorn_would_change(

@@ -8,7 +8,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from werkzeug.serving import make_server
 
 from service.config import ConfigError
@@ -218,34 +217,6 @@ def test_a_key_pasted_as_a_shared_secret_stops_the_service(setting, pasted, mess
 
     with pytest.raises(ConfigError, match=f"{setting} {message}"):
         load_config(env=env)
-
-
-def test_the_settings_secret_is_not_sniffed_for_keys_on_every_token(
-    make_app, database_url, monkeypatch
-):
-    """PyJWT would parse the secret as DER on every sign and verify (cryptography's code,
-    3.7 MiB of pages per worker); the secret from the settings was checked at start."""
-    app = make_app(database_url)
-
-    def sniffed(_key):
-        raise AssertionError("the settings' secret was parsed as a DER key")
-
-    monkeypatch.setattr(jwt.algorithms.HMACAlgorithm, "_is_der_key", staticmethod(sniffed))
-    token = sign_in(app)
-    me = app.test_client().get("/auth/me", headers={"Authorization": f"Bearer {token}"})
-
-    assert me.status_code == 200
-
-
-def test_any_other_hmac_key_is_still_checked_by_pyjwt(app):
-    public_der = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-
-    with pytest.raises(jwt.InvalidKeyError, match="asymmetric key"):
-        jwt.encode({"sub": "x"}, public_der, algorithm="HS256")
 
 
 def test_previous_public_keys_must_be_ed25519(tmp_path):

@@ -14,7 +14,6 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from service.security import VERIFIED_TOKENS
 from tests.conftest import TEST_SECRET
 
 PUBLIC_ENDPOINTS = {
@@ -130,19 +129,6 @@ def test_a_token_accepted_before_still_has_to_be_of_the_right_type(app, client, 
 
     assert response.status_code == 401
     assert "access token is required" in response.json["detail"]
-
-
-def test_the_memory_of_verified_tokens_is_bounded(app, user):
-    verify = app.extensions["tokens"].verify
-    issued = [
-        jwt.encode(claims(user["id"]), TEST_SECRET, "HS256") for _ in range(VERIFIED_TOKENS + 5)
-    ]
-
-    for token in issued:
-        verify(token, "access")
-
-    assert len(app.extensions["tokens"]._verified) == VERIFIED_TOKENS
-    assert verify(issued[0], "access")["sub"] == user["id"]
 
 
 def protected_routes(app) -> list[tuple[str, str]]:
