@@ -16,7 +16,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import REGISTRY
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
-from prometheus_client import Gauge
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
@@ -36,11 +35,6 @@ LATENCY = Histogram(
     "Time to answer an HTTP request (to the first byte of a streamed body).",
     ["route", "method"],
     buckets=LATENCY_BUCKETS,
-)
-POOL_IN_USE = Gauge(
-    "db_pool_connections_in_use",
-    "Database connections checked out of the pool.",
-    multiprocess_mode="livesum",
 )
 IMPORTS = Counter("imports_total", "File imports, by outcome.", ["outcome"])
 SYNC_RUNS = Counter("sync_runs_total", "Sync runs, by source and outcome.", ["source", "outcome"])
@@ -127,11 +121,6 @@ def record_request(route: str | None, method: str, status: int, seconds: float) 
 def flush_requests() -> None:
     """Write the requests this process has counted to the metrics now."""
     _tally.flush()
-
-
-def record_pool_in_use(connections: int) -> None:
-    """Report how many pooled database connections this process has checked out."""
-    POOL_IN_USE.set(connections)
 
 
 def record_import(outcome: str) -> None:

@@ -199,20 +199,6 @@ def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
         assert slow.result().json() == {"slept": SLOW_SECONDS}
 
 
-@pytest.mark.parametrize(("worker_class", "held"), [("sync", 1), ("gthread", 0)])
-def test_a_sync_worker_keeps_its_database_connection_between_requests(
-    launch, postgres_url, worker_class, held
-):
-    server = serve_slow_app(
-        launch, postgres_url, WORKER_CLASS=worker_class, WEB_CONCURRENCY=1, THREADS=1
-    )
-
-    assert requests.get(server.url("/health"), timeout=5).status_code == 200
-    metrics = requests.get(server.url("/metrics"), timeout=5).text.splitlines()
-
-    assert f"db_pool_connections_in_use {held:.1f}" in metrics
-
-
 def drop_service_connections(url: str) -> int:
     """End every connection the service holds to URL's database, as a restart would."""
     return count_sessions(
@@ -222,7 +208,9 @@ def drop_service_connections(url: str) -> int:
     )
 
 
-def test_a_sync_worker_whose_kept_connection_was_dropped_answers_on_a_new_one(launch, postgres_url):
+def test_a_sync_worker_whose_pooled_connection_was_dropped_answers_on_a_new_one(
+    launch, postgres_url
+):
     server = serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", WEB_CONCURRENCY=1, THREADS=1)
     assert requests.get(server.url("/health"), timeout=5).status_code == 200
     dropped = drop_service_connections(postgres_url)
