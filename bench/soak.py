@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,16 +32,12 @@ from service.migrate import open_database
 from tests.conftest import TEST_DATABASE_URL
 from tests.conftest import admin_execute
 from tests.conftest import with_database
-from tests.faults import GUNICORN
 from tests.faults import pg_rows
 from tests.faults import sign_up
-from tests.faults import worker_pids
-from tests.servers import ROOT
 from tests.servers import Server
-from tests.servers import answers
-from tests.servers import free_port
-from tests.servers import server_env
-from tests.servers import wait_for
+from tests.servers import launching
+from tests.servers import serve_under_gunicorn
+from tests.servers import worker_pids
 
 BULK_SIZE = 200
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -148,21 +143,11 @@ def sample(server: Server, url: str, at: float) -> dict:
     }
 
 
-def start_server(url: str, args: argparse.Namespace, log: Path) -> Server:
-    """Serve the app with the repo's gunicorn.conf.py on a free port; wait until it answers."""
-    env = server_env(
-        url, free_port(), WEB_CONCURRENCY=args.workers, THREADS=args.threads, LOG_LEVEL="WARNING"
-    )
-    with log.open("w") as output:
-        process = subprocess.Popen(GUNICORN, cwd=ROOT, env=env, stdout=output, stderr=output)
-    server = Server(process, log, int(env["PORT"]))
-    wait_for(lambda: answers(server, "/livez"), 30, "gunicorn to answer")
-    return server
-
-
-def soak(url: str, args: argparse.Namespace, log: Path) -> dict:
-    server = start_server(url, args, log)
-    try:
+def soak(url: str, args: argparse.Namespace, log_dir: Path) -> dict:
+    with launching(log_dir) as launch:
+        server = serve_under_gunicorn(
+            launch, url, workers=args.workers, threads=args.threads, LOG_LEVEL="WARNING"
+        )
         statuses: Counter = Counter()
         lock = threading.Lock()
         clients = [Client(server, statuses, lock) for _ in range(args.clients)]
@@ -179,9 +164,6 @@ def soak(url: str, args: argparse.Namespace, log: Path) -> dict:
             thread.join()
         samples.append(sample(server, url, time.monotonic() - started))
         return {"statuses": statuses, "samples": samples, "seconds": time.monotonic() - started}
-    finally:
-        server.process.terminate()
-        server.process.wait(timeout=60)
 
 
 def report(result: dict) -> int:
@@ -213,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         url = with_database(TEST_DATABASE_URL, name)
         migrate(open_database(url))
         with tempfile.TemporaryDirectory() as tmp:
-            result = soak(url, args, Path(tmp) / "gunicorn.log")
+            result = soak(url, args, Path(tmp))
         return report(result)
     finally:
         admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,9 +17,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from service import metrics
 from service.migrate import migrate
 from service.migrate import open_database
-from tests.conftest import TEST_SECRET
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample(name: str, **labels: str) -> float:
@@ -180,46 +173,23 @@ def test_metrics_can_be_switched_off(make_app, database_url):
     assert sample("http_requests_total", route="/livez", method="GET", status="200") == before
 
 
-def free_port() -> int:
-    """Return a port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def gunicorn(tmp_path):
+def gunicorn(serve, tmp_path):
     """Serve the app with gunicorn.conf.py, two workers, multiprocess metrics, on SQLite."""
     url = f"sqlite:///{tmp_path / 'served.db'}"
     migrate(open_database(url))
     (tmp_path / "prometheus").mkdir()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "JWT_SECRET": TEST_SECRET,
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-    }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "2", "wsgi:app"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    return serve(
+        url,
+        workers=2,
+        threads=2,
+        ready="/.well-known/jwks.json",
+        PROMETHEUS_MULTIPROC_DIR=tmp_path / "prometheus",
     )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(f"{base}/.well-known/jwks.json", timeout=5)
-            break
-        except requests.RequestException:
-            time.sleep(0.2)
-    yield base, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_metrics_add_up_across_gunicorn_workers_and_its_logs_are_json(gunicorn):
-    base, process = gunicorn
+    base, process = gunicorn.url(""), gunicorn.process
     jwks = "/.well-known/jwks.json"
 
     for _ in range(40):
@@ -231,7 +201,8 @@ def test_metrics_add_up_across_gunicorn_workers_and_its_logs_are_json(gunicorn):
             break
         time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    output = gunicorn.output()
 
     # 40, and the fixture's one request that found the server up.
     assert scraped(text, "http_requests_total", route=jwks) == 41
