@@ -121,15 +121,6 @@ def backend(database: peewee.Database) -> int:
     return database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
 
 
-def last_statement(url: str, pid: int) -> str:
-    """Return the last statement server process PID ran, seen from another session."""
-    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,))
-        statement = cursor.fetchone()[0]
-    conn.close()
-    return statement
-
-
 @pytest.fixture
 def pool(postgres_url):
     database = make_database(postgres_url)
