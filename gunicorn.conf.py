@@ -116,14 +116,10 @@ def post_request(worker, req, environ, resp):
 
 
 def post_worker_init(worker):
-    """Keep a sync worker beating during requests (service.lifecycle) and its database
-    connection between them (service.db); on SIGTERM, fail /readyz for DRAIN_SECONDS
-    while still serving, then stop gracefully."""
+    """Keep a sync worker beating during requests (service.lifecycle); on SIGTERM, fail
+    /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
     if worker_class == "sync":
-        from service.db import keep_connection_between_requests
-
         lifecycle.beat_during_requests(worker.notify, every=timeout / HEARTBEATS_PER_TIMEOUT)
-        keep_connection_between_requests()
 
     def stop(sig, frame):
         worker.handle_exit(sig, frame)

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
+from tests.servers import GUNICORN
+from tests.servers import free_port
+from tests.servers import worker_pids
+
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # What the Dockerfile sets for every process of the image, given to every server here.
 IMAGE_ENV = {"MALLOC_ARENA_MAX": "2"}
-
-
-def free_port() -> int:
-    """Return a local TCP port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -47,7 +42,7 @@ class Server:
         env = {**os.environ, **IMAGE_ENV, **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         log = (log_dir / f"{self.name}.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", self.app],
+            [*GUNICORN, self.app],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -67,9 +62,7 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         """Return the pids of the master's worker processes."""
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [int(child) for child in children]
+        return worker_pids(self)
 
     def worker_cpu_seconds(self) -> dict[int, float]:
         """Return each worker's CPU time so far (user + system), by pid."""

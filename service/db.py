@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import select
+import os
+import socket
+import threading
 import time
 import weakref
 from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
@@ -23,8 +27,6 @@ from flask import Flask
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
 
-from service import metrics
-
 db = peewee.DatabaseProxy()
 _database_blueprints: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
@@ -37,128 +39,112 @@ TRANSACTION_ATTEMPTS = 3
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 # How long past its statement timeout a query may go unanswered before the client gives up:
-# statement_timeout is enforced by the server, so a hung server or network needs our own.
+# the server reports its own timeout well within this, so only a hung server or path misses it.
 ANSWER_GRACE_SECONDS = 1.0
-# Set in a worker that serves every request on one thread (see keep_connection_between_requests).
-_keep_between_requests = False
-
-
-WAIT_EVENTS = {
-    psycopg2.extensions.POLL_READ: select.POLLIN,
-    psycopg2.extensions.POLL_WRITE: select.POLLOUT,
+# TCP keepalives and tcp_user_timeout let the kernel notice a database host or network that
+# is gone (no ACKs) even on an idle pooled connection or a statement without a time limit.
+TCP_OPTIONS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
 }
 
 
-class DatabaseTimeout(psycopg2.OperationalError):
-    """PostgreSQL did not answer in time; psycopg2 closes the connection, peewee says 503."""
+class AnswerWatch:
+    """Give up on a PostgreSQL server that stopped answering, after LIMIT seconds.
 
-
-def bounded_wait(conn: psycopg2.extensions.connection) -> None:
-    """Wait for psycopg2 like psycopg2.extras.wait_select does, up to the connection's limit.
-
-    The limit comes from the connection's class (see _connection_class): connect_limit
-    while connecting, query_limit afterwards; a plain psycopg2 connection waits forever.
-    """
-    connecting = conn.status == psycopg2.extensions.STATUS_SETUP
-    limit = getattr(conn, "connect_limit" if connecting else "query_limit", None)
-    deadline = None if limit is None else time.monotonic() + limit
-    while (state := conn.poll()) != psycopg2.extensions.POLL_OK:
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            raise DatabaseTimeout(f"PostgreSQL did not answer within {limit:g} s")
-        if state not in WAIT_EVENTS:
-            raise psycopg2.OperationalError(f"unexpected psycopg2 poll state {state}")
-        # poll(), not select(): select() cannot watch descriptors numbered 1024 or more.
-        poller = select.poll()
-        poller.register(conn.fileno(), WAIT_EVENTS[state])
-        poller.poll(None if remaining is None else remaining * 1000)
-
-
-def _connection_class(connect_timeout: int, statement_timeout_ms: int) -> type:
-    query_limit = (
-        statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS if statement_timeout_ms else None
-    )
-    return type(
-        "BoundedConnection",
-        (psycopg2.extensions.connection,),
-        {"connect_limit": float(connect_timeout), "query_limit": query_limit},
-    )
-
-
-class BoundedPool(PooledPostgresqlDatabase):
-    """A pool that hands out idle connections without a round trip, and recovers from a
-    database restart on the statement that finds its connection dead.
-
-    peewee checks each idle connection with SELECT 1 at check-out: a second round trip on
-    every request, a third of /health's time. Instead, a statement or BEGIN outside a
-    transaction whose connection turns out dead (PostgreSQL restarted, a proxy cut it)
-    drops every idle connection, as they share its fate, and runs once more on a new one.
-    Nothing is rerun inside a transaction, nor after a timeout: those are the caller's 503.
-    Every check-out and check-in updates the db_pool_connections_in_use gauge.
+    statement_timeout is enforced by the server, and TCP keepalives only notice a peer
+    whose kernel is gone: a server (or proxy) that is up but hung acknowledges every
+    packet and answers none, and libpq would wait for ever. One thread watches the
+    statements under way (WatchedCursor); when one outlives LIMIT it shuts down that
+    connection's socket, so libpq reports it closed and the request answers 503, and
+    marks the idle connections lost too: they share the server's fate, and each would
+    otherwise cost the pool's check-out probe another LIMIT.
     """
 
-    def can_keep(self) -> bool:
-        """Tell whether this thread's connection is open, idle, and not yet stale."""
-        conn = self._state.conn
-        held = self._in_use.get(self.conn_key(conn))
-        return (
-            held is not None
-            and not conn.closed
-            and conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_IDLE
-            and not (self._stale_timeout and self._is_stale(held.timestamp))
-        )
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.seen: weakref.WeakSet[psycopg2.extensions.connection] = weakref.WeakSet()
+        self.lost: weakref.WeakSet[psycopg2.extensions.connection] = weakref.WeakSet()
+        self.running: dict[int, tuple[float, psycopg2.extensions.connection]] = {}
+        self.changed = threading.Condition()
+        self.watcher: threading.Thread | None = None
 
-    def _connect(self) -> psycopg2.extensions.connection:
-        conn = super()._connect()
-        metrics.record_pool_in_use(len(self._in_use))
-        return conn
-
-    def _close(self, conn: psycopg2.extensions.connection, close_conn: bool = False) -> None:
-        super()._close(conn, close_conn)
-        metrics.record_pool_in_use(len(self._in_use))
-
-    def _is_closed(self, conn: psycopg2.extensions.connection) -> bool:
-        if conn.closed:
-            return True
-        status = conn.get_transaction_status()
-        if status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-            return False
+    @contextlib.contextmanager
+    def statement(self, conn: psycopg2.extensions.connection) -> Iterator[None]:
+        """Run a statement on CONN under the watch; refuse it if CONN was given up."""
+        key = threading.get_ident()
+        with self.changed:
+            lost = conn in self.lost
+            self.lost.discard(conn)
+            if not lost:
+                self.seen.add(conn)
+                self.running[key] = (time.monotonic() + self.limit, conn)
+                self.start_watching()
+        if lost:
+            conn.close()
+            raise psycopg2.OperationalError("PostgreSQL stopped answering; connection closed")
         try:
-            conn.rollback()
-        except psycopg2.Error:
-            return True
-        return status == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN
-
-    def execute_sql(self, sql: str, params: Any = None) -> Any:
-        return self._rerun_if_disconnected(super().execute_sql, sql, params)
-
-    def begin(self, *args: Any, **kwargs: Any) -> None:
-        return self._rerun_if_disconnected(super().begin, *args, **kwargs)
-
-    def _rerun_if_disconnected(self, run: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            return run(*args, **kwargs)
-        except (peewee.OperationalError, peewee.InterfaceError) as exc:
-            if not self._lost_connection(exc):
-                raise
-        log.warning("database connection lost; dropping idle connections and reconnecting")
-        contexts = self._state.ctx
-        self._close(self._state.conn, close_conn=True)
-        self._state.reset()
-        with self._pool_lock:
-            for _timestamp, _counter, idle in self._connections:
-                self._close_raw(idle)
-            self._connections.clear()
-        try:
-            self.connect()
+            yield
         finally:
-            self._state.ctx = contexts
-        return run(*args, **kwargs)
+            with self.changed:
+                self.running.pop(key, None)
 
-    def _lost_connection(self, exc: peewee.PeeweeException) -> bool:
-        conn = self._state.conn
-        timed_out = isinstance(getattr(exc, "orig", exc), DatabaseTimeout)
-        return not (self.in_transaction() or conn is None or not conn.closed or timed_out)
+    def start_watching(self) -> None:
+        """Make sure this process's watching thread waits for the statements under way."""
+        if self.watcher is None or not self.watcher.is_alive():
+            self.watcher = threading.Thread(target=self.watch, name="db-answer-watch", daemon=True)
+            self.watcher.start()
+        elif len(self.running) == 1:
+            # It waits for the oldest deadline, earlier than a new one, or for any.
+            self.changed.notify()
+
+    def watch(self) -> None:
+        """Wait for the oldest statement's deadline; past it, give that server up."""
+        with self.changed:
+            while True:
+                now = time.monotonic()
+                expired = [key for key, (due, _) in self.running.items() if due <= now]
+                if expired:
+                    self.give_up([self.running.pop(key)[1] for key in expired])
+                if self.running:
+                    self.changed.wait(min(due for due, _ in self.running.values()) - now)
+                else:
+                    self.changed.wait()
+
+    def give_up(self, stuck: list[psycopg2.extensions.connection]) -> None:
+        """Wake the statements stuck on STUCK; refuse the idle connections their next one."""
+        log.warning("PostgreSQL did not answer within %g s; dropping its connections", self.limit)
+        for conn in stuck:
+            shut_down(conn)
+        busy = {id(conn) for _, conn in self.running.values()} | {id(conn) for conn in stuck}
+        self.lost = weakref.WeakSet(conn for conn in self.seen if id(conn) not in busy)
+
+
+def shut_down(conn: psycopg2.extensions.connection) -> None:
+    """Shut down CONN's socket (its owner is blocked in libpq, which then sees it closed)."""
+    with (
+        contextlib.suppress(OSError, psycopg2.Error),
+        socket.socket(fileno=os.dup(conn.fileno())) as sock,
+    ):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def watched_cursor(watch: AnswerWatch) -> type[psycopg2.extensions.cursor]:
+    """Return a cursor class whose statements run under WATCH."""
+
+    class WatchedCursor(psycopg2.extensions.cursor):
+        def execute(self, query: Any, vars: Any = None) -> None:
+            with watch.statement(self.connection):
+                return super().execute(query, vars)
+
+        def executemany(self, query: Any, vars_list: Any) -> None:
+            with watch.statement(self.connection):
+                return super().executemany(query, vars_list)
+
+    return WatchedCursor
 
 
 def make_database(
@@ -184,28 +170,30 @@ def _postgres(
     url: str, pool_size: int, connect_timeout: int, statement_timeout_ms: int, pooled: bool
 ) -> peewee.Database:
     options: dict[str, Any] = {
-        # The service signs in with a password: trying GSSAPI encryption first touched
-        # 1.1 MiB of Kerberos libraries per worker for nothing. A URL may still ask for it.
+        # The service signs in with a password: trying GSSAPI encryption first loads the
+        # Kerberos libraries into every worker for nothing. A URL may still ask for it.
         "gssencmode": "disable",
+        **TCP_OPTIONS,
         **db_url.parse(url, unquote_password=True),
         "connect_timeout": connect_timeout,
-        # JIT compiling costs ~40 ms per query here and pays off only on long analytics.
+        # JIT compiling pays off only on long analytics, never on this service's queries.
         # Floats travel in their shortest exact form (PostgreSQL's default since 12), even
         # where a server or database sets extra_float_digits=0, which rounds to 15 digits.
         "options": (
             f"-c statement_timeout={statement_timeout_ms} -c jit=off -c extra_float_digits=1"
         ),
         "application_name": "time-tracker",
-        "connection_factory": _connection_class(connect_timeout, statement_timeout_ms),
     }
     if not pooled:
         return peewee.PostgresqlDatabase(**options)
-    # Process-wide, and it puts psycopg2 in its "green" mode (no COPY): only the serving
-    # pool installs it; the migration runner and scripts keep libpq's blocking calls.
-    psycopg2.extensions.set_wait_callback(bounded_wait)
     if not options.get("database"):
         raise ValueError("DATABASE_URL names no database (postgresql://user@host:port/NAME)")
-    return BoundedPool(
+    if statement_timeout_ms:
+        watch = AnswerWatch(statement_timeout_ms / 1000 + ANSWER_GRACE_SECONDS)
+        options["cursor_factory"] = watched_cursor(watch)
+    # The pool checks an idle connection with a round trip before handing it out, so one
+    # that a database restart or a proxy closed is replaced, not used.
+    return PooledPostgresqlDatabase(
         max_connections=pool_size, stale_timeout=300, timeout=connect_timeout, **options
     )
 
@@ -280,54 +268,31 @@ def rerun_on_deadlock(work: Callable[[], T], attempts: int = TRANSACTION_ATTEMPT
     raise AssertionError("unreachable")
 
 
-def keep_connection_between_requests() -> None:
-    """Let a worker that serves every request on one thread, one at a time, keep that
-    thread's connection from one request to the next (gunicorn.conf.py: sync workers).
-
-    Checking it out of the pool and back in, with the gauge's two writes, cost /health
-    25-35 us of CPU a request (in-process: 212-222 us against 185-190 kept, the ceiling's
-    165-175), for nothing such a worker needs: no other thread could take the connection
-    in between. It is still given back when stale, in a transaction or closed, and a
-    statement that finds it dead still runs again on a new one (BoundedPool).
-    """
-    global _keep_between_requests
-    _keep_between_requests = True
+def open_connection() -> None:
+    """Take a connection from the pool for this thread, unless it holds one already."""
+    db.connect(reuse_if_open=True)
 
 
-def release_connection() -> None:
-    """End a request's use of this thread's connection: back into the pool, or kept for the
-    next request (keep_connection_between_requests) while it is open, idle and fresh."""
-    if db.is_closed():
-        return
-    if _keep_between_requests and isinstance(db.obj, BoundedPool) and db.obj.can_keep():
-        return
-    db.close()
+def close_connection(_error: BaseException | None = None) -> None:
+    """Give this thread's connection back to the pool, if it holds one."""
+    if not db.is_closed():
+        db.close()
 
 
-class RequestConnection:
-    """Hold this thread's connection for a block of a request, and release it after:
-    `with request_connection:` in the probes, and around every request of the blueprints
-    given to use_database.
-
-    A class, not @contextmanager: the generator cost 0.7 us a request in a loop, and a
-    worker under load pays several times what a step costs in a loop.
-    """
-
-    def __enter__(self) -> None:
-        db.connect(reuse_if_open=True)
-
-    def __exit__(self, *exc_info: object) -> None:
-        release_connection()
-
-
-request_connection = RequestConnection()
+@contextlib.contextmanager
+def request_connection() -> Iterator[None]:
+    """Hold a pooled connection for a block of a request (the probes), and give it back."""
+    open_connection()
+    try:
+        yield
+    finally:
+        close_connection()
 
 
 def use_database(blueprint: Blueprint) -> None:
-    """Run each of BLUEPRINT's requests inside request_connection: a connection from the
-    pool before it, released after."""
-    blueprint.before_request(request_connection.__enter__)
-    blueprint.teardown_request(request_connection.__exit__)
+    """Give each of BLUEPRINT's requests a connection from the pool, given back after."""
+    blueprint.before_request(open_connection)
+    blueprint.teardown_request(close_connection)
     _database_blueprints.add(blueprint)
 
 

@@ -11,7 +11,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import REGISTRY
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
-from prometheus_client import Gauge
 from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
@@ -26,11 +25,6 @@ LATENCY = Histogram(
     "Time to answer an HTTP request (to the first byte of a streamed body).",
     ["route", "method"],
 )
-POOL_IN_USE = Gauge(
-    "db_pool_connections_in_use",
-    "Database connections checked out of the pool.",
-    multiprocess_mode="livesum",
-)
 IMPORTS = Counter("imports_total", "File imports, by outcome.", ["outcome"])
 SYNC_RUNS = Counter("sync_runs_total", "Sync runs, by source and outcome.", ["source", "outcome"])
 
@@ -41,11 +35,6 @@ def record_request(route: str | None, method: str, status: int, seconds: float) 
     method = method if method in KNOWN_METHODS else "OTHER"
     REQUESTS.labels(route, method, str(status)).inc()
     LATENCY.labels(route, method).observe(seconds)
-
-
-def record_pool_in_use(connections: int) -> None:
-    """Report how many pooled database connections this process has checked out."""
-    POOL_IN_USE.set(connections)
 
 
 def record_import(outcome: str) -> None:

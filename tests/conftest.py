@@ -8,8 +8,8 @@ where it fails.
 
 from __future__ import annotations
 
+import functools
 import os
-import subprocess
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -233,45 +233,18 @@ def make_entry(client: FlaskClient, auth_headers: dict[str, str]) -> Callable[..
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Start real processes from the repository root; kill any still running at the end."""
-    from tests.servers import ROOT
-    from tests.servers import Server
+    from tests.servers import launching
 
-    servers: list[Server] = []
-
-    def start(args: list[str], env: dict[str, str]) -> Server:
-        log_path = tmp_path / f"server-{len(servers)}.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-            )
-        servers.append(Server(process, log_path, int(env["PORT"])))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.kill()
-        server.process.wait(timeout=10)
+    with launching(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
 def serve(launch) -> Callable[..., Any]:
     """Start the app under a real gunicorn (the repo's gunicorn.conf.py), wait until it answers."""
-    from tests.faults import GUNICORN
-    from tests.servers import answers
-    from tests.servers import free_port
-    from tests.servers import server_env
-    from tests.servers import wait_for
+    from tests.servers import serve_under_gunicorn
 
-    def start(database_url: str, *, workers: int = 2, threads: int = 4, **extra: Any) -> Any:
-        env = server_env(
-            database_url, free_port(), WEB_CONCURRENCY=workers, THREADS=threads, **extra
-        )
-        server = launch(GUNICORN, env)
-        wait_for(lambda: answers(server, "/livez"), 25, "gunicorn to answer")
-        return server
-
-    return start
+    return functools.partial(serve_under_gunicorn, launch)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Real faults for tests: a TCP proxy that refuses, cuts and stalls PostgreSQL connections.
 
 `FaultProxy` sits on 127.0.0.1 between the app and PostgreSQL; tests point DATABASE_URL
-at it and break the link on purpose, while the app runs under a real gunicorn (GUNICORN,
-started by the `serve` fixture with tests/servers.py).
+at it and break the link on purpose, while the app runs under a real gunicorn (the `serve`
+fixture, tests/servers.py).
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import contextlib
 import os
 import select
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -25,7 +23,6 @@ from tests.conftest import PASSWORD
 from tests.servers import Server
 from tests.servers import free_port
 
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
 CHUNK = 65536
 TICK = 0.05
 
@@ -63,10 +60,10 @@ class _Link:
                 data = source.recv(CHUNK)
                 if not data:
                     break
-                if upward and self.proxy.trips_on(data, self):
+                if upward and self.proxy.trips(data, self, after_forwarding=False):
                     return
                 target.sendall(data)
-                if upward and self.proxy.trips_after(data, self):
+                if upward and self.proxy.trips(data, self, after_forwarding=True):
                     return
         except OSError:
             pass
@@ -175,36 +172,20 @@ class FaultProxy:
         self.tripped.clear()
         self._trigger = (marker, after_forwarding)
 
-    def _armed_for(self, data: bytes, after: bool) -> bool:
+    def trips(self, data: bytes, link: _Link, *, after_forwarding: bool) -> bool:
+        """Cut LINK if DATA, before or after it is forwarded, is what cut_on waits for."""
         trigger = self._trigger
-        if trigger is None or trigger[1] != after or trigger[0] not in data:
+        if trigger is None or trigger[1] != after_forwarding or trigger[0] not in data:
             return False
         self._trigger = None
         self.tripped.set()
+        link.close()
         return True
-
-    def trips_on(self, data: bytes, link: _Link) -> bool:
-        if self._armed_for(data, after=False):
-            link.close()
-            return True
-        return False
-
-    def trips_after(self, data: bytes, link: _Link) -> bool:
-        if self._armed_for(data, after=True):
-            link.close()
-            return True
-        return False
 
     def stop(self) -> None:
         """Stop listening and drop every connection."""
         self.refuse()
         self.stalled.clear()
-
-
-def worker_pids(server: Server) -> list[int]:
-    """Return the pids of a gunicorn master's worker processes."""
-    pid = server.process.pid
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def sign_up(server: Server) -> dict[str, str]:

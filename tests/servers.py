@@ -1,13 +1,15 @@
-"""Real server processes for tests: free ports, their environment, polling until they answer."""
+"""Real server processes for tests: free ports, their environment, the app under gunicorn."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from gunicorn.config import Config
 from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
+# The repo's gunicorn.conf.py, as the image runs it; the app module comes last.
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
 LAYOUT_SETTINGS = ("WORKER_CLASS", "WEB_CONCURRENCY", "THREADS", "KEEPALIVE", "GUNICORN_CMD_ARGS")
 
 
@@ -81,6 +85,57 @@ class Server:
     def output(self) -> str:
         """Return everything the process printed so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+Launch = Callable[[list[str], dict[str, str]], Server]
+
+
+@contextlib.contextmanager
+def launching(log_dir: Path) -> Iterator[Launch]:
+    """Start processes from the repository root, output in LOG_DIR; kill those left at exit."""
+    servers: list[Server] = []
+
+    def launch(args: list[str], env: dict[str, str]) -> Server:
+        log_path = log_dir / f"server-{len(servers)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        servers.append(Server(process, log_path, int(env["PORT"])))
+        return servers[-1]
+
+    try:
+        yield launch
+    finally:
+        for server in servers:
+            if server.process.poll() is None:
+                server.process.kill()
+            server.process.wait(timeout=10)
+
+
+def serve_under_gunicorn(
+    launch: Launch,
+    database_url: str,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    app: str = "wsgi:app",
+    ready: str = "/livez",
+    **settings: object,
+) -> Server:
+    """Start APP under gunicorn with the repo's config and SETTINGS; wait until READY answers."""
+    env = server_env(
+        database_url, free_port(), WEB_CONCURRENCY=workers, THREADS=threads, **settings
+    )
+    server = launch([*GUNICORN, app], env)
+    wait_for(lambda: answers(server, ready), 30, f"gunicorn to answer {ready}")
+    return server
+
+
+def worker_pids(server: Server) -> list[int]:
+    """Return the pids of a gunicorn master's worker processes."""
+    pid = server.process.pid
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -16,9 +16,9 @@ import requests
 
 from tests.faults import pg_rows
 from tests.faults import sign_up
-from tests.faults import worker_pids
 from tests.servers import answers
 from tests.servers import wait_for
+from tests.servers import worker_pids
 
 pytestmark = pytest.mark.faults
 

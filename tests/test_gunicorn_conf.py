@@ -16,13 +16,11 @@ import requests
 from gunicorn.config import Config
 
 from tests.conftest import TEST_SECRET
-from tests.faults import worker_pids
 from tests.servers import ROOT
 from tests.servers import answers
-from tests.servers import free_port
 from tests.servers import read_by_gunicorn
-from tests.servers import server_env
 from tests.servers import wait_for
+from tests.servers import worker_pids
 
 SLOW_SECONDS = 4
 
@@ -101,8 +99,8 @@ def test_a_gevent_worker_keeps_its_thousand_greenlets_without_keep_alive(monkeyp
 
 
 LAYOUTS = {
-    "gthread": {"WORKER_CLASS": "gthread", "WEB_CONCURRENCY": 2, "THREADS": 4},
-    "sync": {"WORKER_CLASS": "sync", "WEB_CONCURRENCY": 5, "THREADS": 1},
+    "gthread": {"WORKER_CLASS": "gthread", "workers": 2, "threads": 4},
+    "sync": {"WORKER_CLASS": "sync", "workers": 5, "threads": 1},
 }
 
 
@@ -115,13 +113,12 @@ def catches_sigabrt(pid: int) -> bool:
     return bool(int(caught.split()[1], 16) >> (signal.SIGABRT - 1) & 1)
 
 
-def serve_slow_app(launch, postgres_url: str, **settings: object):
+def serve_slow_app(serve, postgres_url: str, *, workers: int = 1, **settings: object):
     """Start gunicorn serving the app plus a pg_sleep route under SETTINGS; wait until ready
     and every worker has its signal handlers."""
-    env = server_env(postgres_url, free_port(), **settings)
-    server = launch(["gunicorn", "-c", "gunicorn.conf.py", "tests.slow_app:app"], env)
-    wait_for(lambda: answers(server, "/readyz"), 30, "gunicorn to be ready")
-    workers = int(env["WEB_CONCURRENCY"])
+    server = serve(
+        postgres_url, workers=workers, app="tests.slow_app:app", ready="/readyz", **settings
+    )
 
     def all_booted() -> bool:
         pids = worker_pids(server)
@@ -132,9 +129,9 @@ def serve_slow_app(launch, postgres_url: str, **settings: object):
 
 
 @pytest.fixture(params=LAYOUTS)
-def slow_server(request, launch, postgres_url):
+def slow_server(request, serve, postgres_url):
     """The slow app with room for five requests at once."""
-    return serve_slow_app(launch, postgres_url, DRAIN_SECONDS=2, **LAYOUTS[request.param])
+    return serve_slow_app(serve, postgres_url, DRAIN_SECONDS=2, **LAYOUTS[request.param])
 
 
 def test_sigterm_fails_readyz_finishes_in_flight_requests_and_exits_0(slow_server, postgres_url):
@@ -168,13 +165,9 @@ def test_after_the_drain_the_server_stops_at_once_and_takes_no_new_connections(s
 
 
 @pytest.mark.parametrize("worker_class", ["sync", "gthread"])
-def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
-    launch, postgres_url, worker_class
-):
+def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(serve, postgres_url, worker_class):
     """Waiting connections queue in the kernel, so the idle worker answers each new one."""
-    server = serve_slow_app(
-        launch, postgres_url, WORKER_CLASS=worker_class, WEB_CONCURRENCY=2, THREADS=1
-    )
+    server = serve_slow_app(serve, postgres_url, WORKER_CLASS=worker_class, workers=2, threads=1)
     with ThreadPoolExecutor(max_workers=1) as pool:
         slow = pool.submit(
             requests.get, server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30
@@ -189,20 +182,6 @@ def test_a_request_waits_for_a_free_worker_not_behind_a_slow_one(
         assert slow.result().json() == {"slept": SLOW_SECONDS}
 
 
-@pytest.mark.parametrize(("worker_class", "held"), [("sync", 1), ("gthread", 0)])
-def test_a_sync_worker_keeps_its_database_connection_between_requests(
-    launch, postgres_url, worker_class, held
-):
-    server = serve_slow_app(
-        launch, postgres_url, WORKER_CLASS=worker_class, WEB_CONCURRENCY=1, THREADS=1
-    )
-
-    assert requests.get(server.url("/health"), timeout=5).status_code == 200
-    metrics = requests.get(server.url("/metrics"), timeout=5).text.splitlines()
-
-    assert f"db_pool_connections_in_use {held:.1f}" in metrics
-
-
 def drop_service_connections(url: str) -> int:
     """End every connection the service holds to URL's database, as a restart would."""
     return count_sessions(
@@ -212,8 +191,10 @@ def drop_service_connections(url: str) -> int:
     )
 
 
-def test_a_sync_worker_whose_kept_connection_was_dropped_answers_on_a_new_one(launch, postgres_url):
-    server = serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", WEB_CONCURRENCY=1, THREADS=1)
+def test_a_sync_worker_whose_pooled_connection_was_dropped_answers_on_a_new_one(
+    serve, postgres_url
+):
+    server = serve_slow_app(serve, postgres_url, WORKER_CLASS="sync", threads=1)
     assert requests.get(server.url("/health"), timeout=5).status_code == 200
     dropped = drop_service_connections(postgres_url)
 
@@ -223,13 +204,13 @@ def test_a_sync_worker_whose_kept_connection_was_dropped_answers_on_a_new_one(la
     assert answer.json()["status"] == "healthy"
 
 
-def sync_server(launch, postgres_url: str):
+def sync_server(serve, postgres_url: str):
     """The slow app on one sync worker that may go 2 s without a heartbeat."""
-    return serve_slow_app(launch, postgres_url, WORKER_CLASS="sync", THREADS=1, WORKER_TIMEOUT=2)
+    return serve_slow_app(serve, postgres_url, WORKER_CLASS="sync", threads=1, WORKER_TIMEOUT=2)
 
 
-def test_a_sync_worker_outlives_the_worker_timeout_while_its_request_runs(launch, postgres_url):
-    server = sync_server(launch, postgres_url)
+def test_a_sync_worker_outlives_the_worker_timeout_while_its_request_runs(serve, postgres_url):
+    server = sync_server(serve, postgres_url)
     before = worker_pids(server)
 
     answer = requests.get(server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30)
@@ -238,8 +219,8 @@ def test_a_sync_worker_outlives_the_worker_timeout_while_its_request_runs(launch
     assert worker_pids(server) == before
 
 
-def test_a_sync_worker_held_by_a_silent_client_is_still_restarted(launch, postgres_url):
-    server = sync_server(launch, postgres_url)
+def test_a_sync_worker_held_by_a_silent_client_is_still_restarted(serve, postgres_url):
+    server = sync_server(serve, postgres_url)
     before = set(worker_pids(server))
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=10):

@@ -83,7 +83,6 @@ def test_metrics_need_no_token_and_list_every_family(client):
     assert {
         "http_requests",
         "http_request_duration_seconds",
-        "db_pool_connections_in_use",
         "imports",
         "sync_runs",
     } <= families
@@ -101,17 +100,6 @@ def test_import_and_sync_outcomes_are_counted(client):
 
     assert sample("imports_total", outcome="rejected") - imports == 1
     assert sample("sync_runs_total", source="tempo", outcome="succeeded") - syncs == 2
-
-
-def test_the_pool_gauge_is_back_to_zero_after_requests_and_streams(
-    client, auth_headers, make_entry
-):
-    make_entry()
-    client.get("/api/entries", headers=auth_headers)
-    export = client.get("/api/entries/export", headers=auth_headers)
-
-    assert export.get_data(as_text=True).count("\n") == 2
-    assert sample("db_pool_connections_in_use") == 0
 
 
 def test_metrics_can_be_switched_off(make_app, database_url):

@@ -28,9 +28,9 @@ bp = Blueprint("health", __name__)
 
 
 def _database_ok() -> bool:
-    """Run SELECT 1 on this thread's connection; connect and statement timeouts bound it."""
+    """Run SELECT 1 on a pooled connection; connect and statement timeouts bound it."""
     try:
-        with request_connection:
+        with request_connection():
             db.execute_sql("SELECT 1")
     except peewee.PeeweeException as exc:
         log.warning("health check: database failed: %s", exc.__class__.__name__)
@@ -62,7 +62,7 @@ def readyz():
         return jsonify(status="unready", failed="draining", detail="shutting down"), 503
     known = current_app.extensions["migrations"]
     try:
-        with request_connection:
+        with request_connection():
             pending = sorted(set(known) - set(applied_migrations(db)))
     except peewee.PeeweeException as exc:
         log.warning("readiness check: database failed: %s", exc.__class__.__name__)

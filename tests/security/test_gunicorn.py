@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from service.migrate import migrate
 from service.migrate import open_database
-from tests.conftest import TEST_SECRET
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import launching
+from tests.servers import serve_under_gunicorn
 
 
 def status_line(port: int, request: bytes) -> bytes:
@@ -33,31 +21,11 @@ def status_line(port: int, request: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def gunicorn_port(tmp_path_factory):
     """Run the app under gunicorn with the project's config; yield its port."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('gunicorn') / 'app.db'}"
+    directory = tmp_path_factory.mktemp("gunicorn")
+    url = f"sqlite:///{directory / 'app.db'}"
     migrate(open_database(url))
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "JWT_SECRET": TEST_SECRET,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-    }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if status_line(port, b"GET /livez HTTP/1.1\r\nHost: t\r\n\r\n").endswith(b"200 OK"):
-                break
-        except OSError:
-            time.sleep(0.2)
-    yield port
-    server.terminate()
-    server.wait(timeout=10)
+    with launching(directory) as launch:
+        yield serve_under_gunicorn(launch, url, workers=1).port
 
 
 @pytest.mark.parametrize(
