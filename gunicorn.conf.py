@@ -1,6 +1,6 @@
 """gunicorn settings, read from the environment (`gunicorn -c gunicorn.conf.py wsgi:app`).
 
-Every value comes from service.config.server_settings, so the README's settings table is
+Every value comes from service.config.server_settings, so docs/configuration.md is
 the one reference. No preload: each worker builds the app (and its pool) after the fork.
 """
 

@@ -12,7 +12,6 @@ from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
 from service.hardening import init_hardening
-from service.json_provider import OrjsonProvider
 from service.keys import KeyRing
 from service.observability import init_observability
 from service.security import ACCESS
@@ -43,7 +42,7 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     from service.migrate import migrations_dir
 
     app.config.update(load_config(overrides))
-    app.json = OrjsonProvider(app)
+    app.json.sort_keys = False  # answers keep their response models' field order
     app.extensions["migrations"] = known_migrations(migrations_dir())
 
 

@@ -26,7 +26,7 @@ def shared_secret_problem(secret: str) -> str | None:
     """Say why SECRET cannot be an HS256 secret, or return None when it can.
 
     A PEM or SSH key or a JWK pasted as the secret is the mistake PyJWT guards against when
-    it signs; here it stops the service at start instead. service.keys relies on this check.
+    it signs; here it stops the service at start instead.
     """
     raw = secret.encode()
     if len(raw) < MIN_SECRET_BYTES:

@@ -18,12 +18,12 @@ from service.errors import APIError
 from service.models import TimeEntry
 from service.models import time_ordered_id
 from service.models import utcnow
-from service.schemas import Entry
-from service.schemas import EntryFilters
-from service.schemas import EntryIn
-from service.schemas import EntryQuery
-from service.schemas import decode_cursor
-from service.schemas import encode_cursor
+from service.schemas.cursors import decode_cursor
+from service.schemas.cursors import encode_cursor
+from service.schemas.requests import EntryFilters
+from service.schemas.requests import EntryIn
+from service.schemas.requests import EntryQuery
+from service.schemas.responses import Entry
 
 # The columns the answer shows: the fields of the Entry response model.
 ANSWER_COLUMNS = tuple(getattr(TimeEntry, name) for name in Entry.model_fields)

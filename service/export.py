@@ -15,7 +15,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from service.models import TimeEntry
-from service.schemas import Entry
+from service.schemas.responses import Entry
 
 CSV_COLUMNS = (
     "description",

@@ -10,7 +10,7 @@ from cryptography.fernet import InvalidToken
 from service.errors import APIError
 from service.models import Integration
 from service.models import utcnow
-from service.schemas import IntegrationIn
+from service.schemas.requests import IntegrationIn
 
 SOURCES = ("toggl", "tempo")
 

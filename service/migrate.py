@@ -69,7 +69,7 @@ def migrate(database: peewee.Database, directory: Path | None = None) -> list[st
         if not pending_migrations(database, directory):
             return []
         # Imported only to migrate: the serving workers read the history table themselves
-        # and so do without peewee-migrate (1.8 MiB each).
+        # and so do not load peewee-migrate at all.
         from peewee_migrate import Router
 
         router = Router(database, migrate_dir=directory, migrate_table=HISTORY_TABLE, logger=log)

@@ -20,7 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from service.db import uses_database
 from service.errors import PROBLEM_MIMETYPE
-from service.schemas import Problem
+from service.schemas.responses import Problem
 from service.security import is_protected
 
 REF_TEMPLATE = "#/components/schemas/{model}"

@@ -21,7 +21,7 @@ from service.db import is_postgres
 from service.entries import filtered
 from service.entries import owned_by
 from service.models import TimeEntry
-from service.schemas import ReportQuery
+from service.schemas.requests import ReportQuery
 
 # The time groups, each with the text its bucket is written as (a week is its Monday).
 BUCKET_TEXT = {"day": "YYYY-MM-DD", "week": "YYYY-MM-DD", "month": "YYYY-MM"}

@@ -19,7 +19,7 @@ from service.models import TimeEntry
 from service.models import time_ordered_id
 from service.models import time_ordered_ids
 from service.models import utcnow
-from service.schemas import BulkEntry
+from service.schemas.requests import BulkEntry
 
 CONTENT_FIELDS = ("date", "duration", "project", "description")
 # Rows per statement of a bulk write: the transaction holds them all, the statement a batch.

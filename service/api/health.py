@@ -16,11 +16,11 @@ from service.db import db
 from service.db import request_connection
 from service.migrate import applied_migrations
 from service.openapi import documented
-from service.schemas import Alive
-from service.schemas import Healthy
-from service.schemas import Ready
-from service.schemas import Unhealthy
-from service.schemas import Unready
+from service.schemas.responses import Alive
+from service.schemas.responses import Healthy
+from service.schemas.responses import Ready
+from service.schemas.responses import Unhealthy
+from service.schemas.responses import Unready
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from service import importers
 from service.db import use_database
 from service.errors import APIError
 from service.openapi import documented
-from service.schemas import ImportOptions
-from service.schemas import ImportOutcome
-from service.schemas import ImportUpload
-from service.schemas import dump
+from service.schemas.requests import ImportOptions
+from service.schemas.requests import ImportUpload
+from service.schemas.responses import ImportOutcome
+from service.schemas.responses import dump
 from service.security import IMPORTS_WRITE
 from service.security import current_user_id
 from service.security import require_auth

@@ -10,12 +10,12 @@ from flask import request
 from service import integrations
 from service.db import use_database
 from service.openapi import documented
-from service.schemas import IntegrationList
-from service.schemas import IntegrationOut
-from service.schemas import Strict
-from service.schemas import TempoIntegrationIn
-from service.schemas import TogglIntegrationIn
-from service.schemas import dump
+from service.schemas.fields import Strict
+from service.schemas.requests import TempoIntegrationIn
+from service.schemas.requests import TogglIntegrationIn
+from service.schemas.responses import IntegrationList
+from service.schemas.responses import IntegrationOut
+from service.schemas.responses import dump
 from service.security import current_user_id
 from service.security import require_auth
 

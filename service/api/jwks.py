@@ -7,7 +7,7 @@ from flask import current_app
 from flask import jsonify
 
 from service.openapi import documented
-from service.schemas import JwkSet
+from service.schemas.responses import JwkSet
 
 bp = Blueprint("jwks", __name__)
 

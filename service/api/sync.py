@@ -12,11 +12,11 @@ from service import sync
 from service.db import use_database
 from service.models import utcnow
 from service.openapi import documented
-from service.schemas import SyncOutcome
-from service.schemas import SyncRequest
-from service.schemas import SyncStatusList
-from service.schemas import dump
-from service.schemas import parse_json_body
+from service.schemas.json_body import parse_json_body
+from service.schemas.requests import SyncRequest
+from service.schemas.responses import SyncOutcome
+from service.schemas.responses import SyncStatusList
+from service.schemas.responses import dump
 from service.security import current_user_id
 from service.security import require_auth
 from service.sync.pull import SyncSettings

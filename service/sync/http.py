@@ -21,8 +21,8 @@ DEFAULT_RETRY_AFTER = 1.0
 def new_session() -> requests.Session:
     """Return a new HTTP session for one run.
 
-    requests loads here, with the first sync, not with the app: a worker that never syncs
-    stays 4.8 MiB smaller.
+    requests loads here, with the first sync, not with the app, so a worker that never
+    syncs does not carry it (the worker memory budget in docs/benchmarks.md).
     """
     import requests
 
