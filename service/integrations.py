@@ -55,7 +55,9 @@ def save_integration(
     now = utcnow()
     values = {
         Integration.token_ciphertext: keys.encrypt(data.api_token),
-        Integration.workspace_id: getattr(data, "workspace_id", None),
+        # Tempo has no workspace: its slot keeps the account whose worklogs are read.
+        Integration.workspace_id: getattr(data, "workspace_id", None)
+        or getattr(data, "account_id", None),
         Integration.timezone: getattr(data, "timezone", "UTC"),
         Integration.jira_site: getattr(data, "jira_site", None),
         Integration.jira_email: getattr(data, "jira_email", None),

@@ -91,6 +91,11 @@ class Credentials:
     jira_email: str | None = None
     jira_token: str | None = None
 
+    @property
+    def account_id(self) -> str | None:
+        """Return Tempo's worklog author to read; Tempo has no workspace, so it keeps it there."""
+        return self.workspace_id
+
 
 @dataclass
 class Pulled:
