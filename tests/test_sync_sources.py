@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 import requests
 
+from service.db import db
+from service.models import Integration
 from tests.vendor_fakes import FakeTempo
 from tests.vendor_fakes import FakeToggl
 
@@ -270,3 +272,19 @@ def test_tempo_without_an_owner_is_422_and_changes_nothing(client, auth_headers,
     assert response.json["errors"]
     stored = client.get("/api/integrations/tempo", headers=auth_headers)
     assert stored.json["updated_at"] == stored.json["created_at"]
+
+
+def test_a_tempo_integration_stored_without_an_owner_fails_and_says_what_to_do(
+    client, auth_headers, tempo, listed
+):
+    body = {"api_token": "tempo-secret", "account_id": ME}
+    client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+    with db.connection_context():
+        Integration.update(workspace_id=None).execute()
+
+    response = client.post("/api/sync/tempo", headers=auth_headers)
+
+    assert response.status_code == 502
+    assert "store the integration again with account_id" in response.json["detail"]
+    assert tempo.requests("/4/worklogs") == []
+    assert listed("tempo") == {}
