@@ -93,7 +93,7 @@ class Credentials:
 
     @property
     def account_id(self) -> str | None:
-        """Return Tempo's worklog author to read; Tempo has no workspace, so it keeps it there."""
+        """Return the Atlassian account whose Tempo worklogs are read (in the workspace slot)."""
         return self.workspace_id
 
 
