@@ -56,6 +56,7 @@ def save_integration(
     values = {
         Integration.token_ciphertext: keys.encrypt(data.api_token),
         Integration.workspace_id: getattr(data, "workspace_id", None),
+        Integration.account_id: getattr(data, "account_id", None),
         Integration.timezone: getattr(data, "timezone", "UTC"),
         Integration.jira_site: getattr(data, "jira_site", None),
         Integration.jira_email: getattr(data, "jira_email", None),

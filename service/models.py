@@ -150,6 +150,8 @@ class Integration(BaseModel):
     jira_token_ciphertext = peewee.TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    # Added by a later migration, so last: the Atlassian account whose Tempo worklogs are read.
+    account_id = peewee.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "integrations"

@@ -146,3 +146,14 @@ def test_without_an_integrations_key_integrations_are_disabled(
     assert response.status_code == 503
     assert "INTEGRATIONS_KEY" in response.json["detail"]
     assert stored_ciphertexts() == []
+
+
+def test_a_tempo_account_id_is_stored_and_shown_without_jira(client, auth_headers):
+    body = {"api_token": "tempo-secret-token", "account_id": "557058:f58131cb-b67d-43c7"}
+
+    stored = client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+    shown = client.get("/api/integrations/tempo", headers=auth_headers)
+
+    assert stored.status_code == 200
+    assert shown.json["account_id"] == "557058:f58131cb-b67d-43c7"
+    assert shown.json["jira_site"] is None

@@ -168,7 +168,9 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "DELETE /api/integrations/toggl": "credentials are stored first",
     "DELETE /api/integrations/tempo": "credentials are stored first",
     "PUT /api/integrations/toggl": "a token is not blank",
-    "PUT /api/integrations/tempo": "a token is not blank, zones are IANA names, jira_* go together",
+    "PUT /api/integrations/tempo": (
+        "a token is not blank, zones are IANA names, jira_* go together, account_id without jira_*"
+    ),
     "POST /api/sync/toggl": "credentials first, the source answers, days in the history, in order",
     "POST /api/sync/tempo": "credentials first, the source answers, days in the history, in order",
 }
@@ -316,7 +318,7 @@ def test_every_documented_status_is_reachable(
         ("PUT", "/api/integrations/toggl", {"json": {"api_token": "t"}}, 200),
         ("PUT", "/api/integrations/toggl", bad_json, 400),
         ("PUT", "/api/integrations/toggl", {"json": {}}, 422),
-        ("PUT", "/api/integrations/tempo", {"json": {"api_token": "t"}}, 200),
+        ("PUT", "/api/integrations/tempo", {"json": {"api_token": "t", "account_id": "a"}}, 200),
         ("PUT", "/api/integrations/tempo", bad_json, 400),
         ("PUT", "/api/integrations/tempo", {"json": {}}, 422),
         ("GET", "/api/integrations", {}, 200),
@@ -385,13 +387,18 @@ def test_every_documented_status_is_reachable(
 def sync_statuses(make_app, database_url, user, auth_headers, server) -> set:
     """Reach each sync's 200 (against fake sources), 401, 403, and 409 (while a run holds it)."""
     server.expect_request("/toggl/api/v9/me/time_entries").respond_with_json([])
-    server.expect_request("/tempo/4/worklogs").respond_with_json({"metadata": {}, "results": []})
+    server.expect_request("/toggl/api/v9/me").respond_with_json({"id": 1})
+    server.expect_request("/toggl/api/v9/me/workspaces").respond_with_json([])
+    server.expect_request("/tempo/4/worklogs/user/a").respond_with_json(
+        {"metadata": {}, "results": []}
+    )
     urls = {"TOGGL_API_URL": server.url_for("/toggl"), "TEMPO_API_URL": server.url_for("/tempo")}
     synced = make_app(database_url, **urls).test_client()
     seen = set()
     for source in ("toggl", "tempo"):
         path = f"/api/sync/{source}"
-        synced.put(f"/api/integrations/{source}", json={"api_token": "t"}, headers=auth_headers)
+        body = {"api_token": "t", "account_id": "a"} if source == "tempo" else {"api_token": "t"}
+        synced.put(f"/api/integrations/{source}", json=body, headers=auth_headers)
         seen.add(call(synced, auth_headers, ("POST", path, {"json": {}}, 200)))
         seen.add(call(synced, {}, ("POST", path, {"json": {}}, 401)))
         as_other = {"json": {}, "query_string": {"user_id": str(uuid.uuid4())}}

@@ -25,10 +25,16 @@ TEMPO_FIRST = json.loads((FIXTURES / "tempo_v4_worklogs_page1.reconstructed.json
 TEMPO_LAST = json.loads((FIXTURES / "tempo_v4_worklogs_lastpage.reconstructed.json").read_text())
 ENTRIES = "/toggl/api/v9/me/time_entries"
 PROJECTS = "/toggl/api/v9/workspaces/1234567/projects"
-WORKLOGS = "/tempo/4/worklogs"
+ACCOUNT = "557058:3322bc29-17c6-493f-b4f5-1945319acf06"
+WORKLOGS = f"/tempo/4/worklogs/user/{ACCOUNT}"
 MARCH = {"from": "2024-03-01", "to": "2024-03-10"}
 # The fixtures' entries are from March 2024: the history reaches back to its first day.
 HISTORY_DAYS = (datetime.now(UTC).date() - date(2024, 3, 1)).days
+# Toggl's me/time_entries reads only the last three months: ten days a month ago.
+RECENT = {
+    "from": (date.today() - timedelta(days=30)).isoformat(),
+    "to": (date.today() - timedelta(days=21)).isoformat(),
+}
 
 
 @pytest.fixture
@@ -54,17 +60,19 @@ def app(make_app, database_url, server):
 
 @pytest.fixture
 def toggl(client, auth_headers, server):
-    """Store Toggl credentials and serve the workspace's projects."""
+    """Store Toggl credentials and serve the workspace's projects, the owner, no workspaces."""
     body = {"api_token": "toggl-secret"}
     assert client.put("/api/integrations/toggl", json=body, headers=auth_headers).status_code == 200
     server.expect_request(PROJECTS).respond_with_json([{"id": 201234567, "name": "Apollo"}])
+    server.expect_request("/toggl/api/v9/me").respond_with_json({"id": 7654321})
+    server.expect_request("/toggl/api/v9/me/workspaces").respond_with_json([])
     return server
 
 
 @pytest.fixture
 def tempo(client, auth_headers, server):
-    """Store Tempo credentials (Berlin time) and serve two pages of worklogs."""
-    body = {"api_token": "tempo-secret", "timezone": "Europe/Berlin"}
+    """Store Tempo credentials (Berlin time) and serve two pages of the owner's worklogs."""
+    body = {"api_token": "tempo-secret", "timezone": "Europe/Berlin", "account_id": ACCOUNT}
     assert client.put("/api/integrations/tempo", json=body, headers=auth_headers).status_code == 200
     first = copy.deepcopy(TEMPO_FIRST)
     first["metadata"]["next"] = server.url_for(WORKLOGS) + "?offset=2&limit=2"
@@ -96,13 +104,13 @@ def finished(entry: dict) -> dict:
 
 
 def pages(first_window: list, since: list | None = None):
-    """Answer Toggl's entries: FIRST_WINDOW for March 1st's window, SINCE for `since`."""
+    """Answer Toggl's entries: FIRST_WINDOW for RECENT's first window, SINCE for `since`."""
 
     def answer(request):
         if "since" in request.args:
             body = since
         else:
-            body = first_window if request.args["start_date"] == "2024-03-01" else []
+            body = first_window if request.args["start_date"] == RECENT["from"] else []
         return Response(json.dumps(body), content_type="application/json")
 
     return answer
@@ -113,14 +121,16 @@ def test_a_first_toggl_sync_walks_windows_and_resolves_project_names(
 ):
     toggl.expect_request(ENTRIES).respond_with_handler(pages(TOGGL_PAGE))
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.status_code == 200
     assert response.json["created"] == 1
     assert (response.json["skipped"], response.json["deleted"]) == (1, 0)
     assert entries("toggl") == [("3412345678", "2024-03-04T09:23:00Z", 3601 / 3600, "Apollo")]
     windows = [(r.args["start_date"], r.args["end_date"]) for r in requests_to(toggl, ENTRIES)]
-    assert windows == [("2024-03-01", "2024-03-08"), ("2024-03-08", "2024-03-11")]
+    first, last = date.fromisoformat(RECENT["from"]), date.fromisoformat(RECENT["to"])
+    middle, after = (first + timedelta(days=7)).isoformat(), (last + timedelta(days=1)).isoformat()
+    assert windows == [(RECENT["from"], middle), (middle, after)]
     auth = requests_to(toggl, ENTRIES)[0].headers["Authorization"]
     assert auth == "Basic " + base64.b64encode(b"toggl-secret:api_token").decode()
     assert len(requests_to(toggl, PROJECTS)) == 1
@@ -137,7 +147,7 @@ def test_text_the_database_cannot_hold_is_made_storable_not_a_failed_run(
         entry["description"] = sent
     toggl.expect_request(ENTRIES).respond_with_handler(pages(page))
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.status_code == 200
     listed = client.get("/api/entries?source=toggl", headers=auth_headers).json["items"]
@@ -151,7 +161,7 @@ def test_a_later_toggl_sync_asks_since_the_cursor_and_applies_deletions(
     toggl.expect_request(ENTRIES).respond_with_handler(
         pages([kept, finished(deleted)], since=TOGGL_PAGE)
     )
-    first = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    first = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     response = client.post("/api/sync/toggl", headers=auth_headers)
 
@@ -177,7 +187,7 @@ def test_a_toggl_workspace_id_keeps_only_that_workspaces_entries(
     }
     toggl.expect_request(ENTRIES).respond_with_handler(pages([TOGGL_PAGE[0], other]))
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.json["created"] == 1
     assert entries("toggl") == [("1", "2024-03-04T09:23:00Z", 3601 / 3600, None)]
@@ -189,7 +199,7 @@ def test_a_toggl_429_is_retried_after_the_wait_it_asks_for(client, auth_headers,
     )
     toggl.expect_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.status_code == 200
     assert response.json["created"] == 1
@@ -210,7 +220,7 @@ def test_a_failing_toggl_run_writes_nothing_and_is_reported(
     toggl.expect_oneshot_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
     toggl.expect_request(ENTRIES).respond_with_json({}, status=status, headers=headers)
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.status_code == 502
     assert detail in response.json["detail"]
@@ -233,7 +243,7 @@ def test_a_connection_cut_mid_page_fails_the_run_and_writes_nothing(
         Response(cut_short(), content_type="application/json", headers={"Content-Length": "900"})
     )
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.status_code == 502
     assert "could not be read" in response.json["detail"]
@@ -244,12 +254,12 @@ def test_a_second_sync_of_the_same_user_and_source_gets_409(client, auth_headers
     answers = []
 
     def meanwhile(request):
-        answers.append(client.post("/api/sync/toggl", json=MARCH, headers=auth_headers))
+        answers.append(client.post("/api/sync/toggl", json=RECENT, headers=auth_headers))
         return Response("[]", content_type="application/json")
 
     toggl.expect_request(ENTRIES).respond_with_handler(meanwhile)
 
-    response = client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     assert response.status_code == 200
     assert {answer.status_code for answer in answers} == {409}
@@ -258,7 +268,7 @@ def test_a_second_sync_of_the_same_user_and_source_gets_409(client, auth_headers
 
 def test_sync_status_shows_each_sources_last_run(client, auth_headers, toggl):
     toggl.expect_request(ENTRIES).respond_with_json(TOGGL_PAGE)
-    client.post("/api/sync/toggl", json=MARCH, headers=auth_headers)
+    client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
 
     response = client.get("/api/sync/status", headers=auth_headers)
 
@@ -301,6 +311,7 @@ def test_a_tempo_sync_follows_pages_and_keeps_local_start_times(
 
 
 def test_tempo_issue_keys_come_from_jira_when_configured(client, auth_headers, tempo, entries):
+    tempo.expect_request("/jira/rest/api/3/myself").respond_with_json({"accountId": ACCOUNT})
     body = {
         "api_token": "tempo-secret",
         "jira_site": tempo.url_for("/jira"),
@@ -366,7 +377,7 @@ def test_a_run_that_died_is_taken_over_after_the_stale_timeout(app, user):
 
 
 def test_a_tempo_next_page_on_another_host_is_not_followed(client, auth_headers, server, entries):
-    body = {"api_token": "tempo-secret"}
+    body = {"api_token": "tempo-secret", "account_id": ACCOUNT}
     client.put("/api/integrations/tempo", json=body, headers=auth_headers)
     elsewhere = copy.deepcopy(TEMPO_FIRST)
     server.expect_request(WORKLOGS).respond_with_json(elsewhere)

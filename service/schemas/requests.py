@@ -189,10 +189,20 @@ class TogglIntegrationIn(Strict):
         return None if value is None else str(value)
 
 
+# An Atlassian account id (`5b10ac8d82e05b22cc7d4ef5`, `557058:f58131cb-...`), as stored.
+AccountId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9:_-]*$")
+]
+
+
 class TempoIntegrationIn(Strict):
-    """Tempo credentials, the zone its start times are in, and an optional Jira to name issues."""
+    """Tempo credentials, whose worklogs to read, the zone of start times, and a Jira.
+
+    Only `account_id`'s worklogs are read; without it, those of the Jira token's owner.
+    """
 
     api_token: Secret
+    account_id: AccountId | None = None
     timezone: TimeZone = "UTC"
     jira_site: (
         Annotated[str, StringConstraints(pattern=r"^https?://[^/\s\x00]+[^\x00]*$", max_length=255)]
@@ -205,6 +215,10 @@ class TempoIntegrationIn(Strict):
     def _jira_together(self) -> TempoIntegrationIn:
         if (self.jira_site is None) != (self.jira_token is None):
             raise ValueError("jira_site and jira_token go together")
+        if self.account_id is None and self.jira_site is None:
+            raise ValueError(
+                "account_id (whose worklogs to read) is required without jira_site and jira_token"
+            )
         if self.jira_site:
             self.jira_site = self.jira_site.rstrip("/")
         return self

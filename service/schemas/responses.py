@@ -196,6 +196,7 @@ class TempoIntegrationOut(Answer):
     """Stored Tempo credentials, without the tokens."""
 
     source: Literal["tempo"]
+    account_id: str | None
     timezone: str
     jira_site: str | None
     jira_email: str | None

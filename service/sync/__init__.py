@@ -44,6 +44,7 @@ def credentials(integration: Integration, keys: Vault) -> Credentials:
         jira_site=integration.jira_site,
         jira_email=integration.jira_email,
         jira_token=keys.decrypt(jira) if jira else None,
+        account_id=integration.account_id,
     )
 
 

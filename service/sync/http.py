@@ -1,4 +1,4 @@
-"""GET JSON from a source API: timeouts, bounded 429 retries honouring Retry-After."""
+"""Read JSON from a source API: timeouts, bounded 429 retries honouring Retry-After."""
 
 from __future__ import annotations
 
@@ -66,22 +66,47 @@ class Fetcher:
 
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> Any:
         """GET URL and return its JSON; every failure is a SourceError naming the source."""
-        response = self._get(url, params)
+        return self.json_of(self.send("GET", url, params=params))
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        """Send a read (GET, or a search by POST) and return its answer once it succeeded."""
+        response = self._send(method, url, params, body)
         if response.status_code == 402:
             raise QuotaSpent(f"{self.name} answered 402: the API quota is spent; try later.", 402)
+        if response.status_code in (401, 403):
+            raise SourceError(
+                f"{self.name} refused the stored credentials ({response.status_code}); "
+                "store the integration again.",
+                response.status_code,
+            )
         if not response.ok:
             raise SourceError(f"{self.name} answered {response.status_code}.", response.status_code)
+        return response
+
+    def json_of(self, response: requests.Response) -> Any:
+        """Return the JSON body of RESPONSE; a body that is not JSON is a SourceError."""
         try:
             return response.json()
         except ValueError:
             raise SourceError(f"{self.name} answered with a body that is not JSON.") from None
 
-    def _get(self, url: str, params: dict[str, Any] | None) -> requests.Response:
+    def _send(
+        self, method: str, url: str, params: dict[str, Any] | None, body: dict[str, Any] | None
+    ) -> requests.Response:
         import requests
 
         for attempt in range(self.max_retries + 1):
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, json=body, timeout=self.timeout
+                )
             except requests.RequestException as exc:
                 raise SourceError(
                     f"{self.name} could not be read ({exc.__class__.__name__})."

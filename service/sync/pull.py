@@ -89,6 +89,7 @@ class Credentials:
     jira_site: str | None = None
     jira_email: str | None = None
     jira_token: str | None = None
+    account_id: str | None = None
 
 
 @dataclass

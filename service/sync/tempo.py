@@ -1,4 +1,4 @@
-"""Pull worklogs from the Tempo Cloud API v4 (`/4/worklogs`), naming issues through Jira."""
+"""Pull the owner's worklogs from the Tempo Cloud API v4, naming issues through Jira."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from service.sync.http import Fetcher
@@ -20,22 +21,48 @@ from service.sync.pull import Run
 from service.sync.pull import SyncSettings
 
 SOURCE = "tempo"
+# Tempo answers at most this many worklogs a page.
+MAX_PAGE_SIZE = 5000
+
+
+def jira(credentials: Credentials, settings: SyncSettings) -> Fetcher | None:
+    """Return a Fetcher for the stored Jira, or None when no Jira is stored."""
+    if not (credentials.jira_site and credentials.jira_token):
+        return None
+    session = new_session()
+    if credentials.jira_email:
+        session.auth = (credentials.jira_email, credentials.jira_token)
+    else:
+        session.headers["Authorization"] = f"Bearer {credentials.jira_token}"
+    return settings.fetcher("Jira", session)
+
+
+def owner(credentials: Credentials, fetcher: Fetcher | None) -> str:
+    """Return the Atlassian account whose worklogs are read: the stored one, else Jira's owner.
+
+    A Tempo token of a lead or admin sees colleagues' worklogs too; only this account's are
+    the user's entries.
+    """
+    if credentials.account_id:
+        return credentials.account_id
+    if fetcher is None:
+        raise SourceError(
+            "Tempo needs to know whose worklogs to read: store the integration again with "
+            "account_id or with Jira credentials."
+        )
+    myself = fetcher.get_json(f"{credentials.jira_site}/rest/api/3/myself")
+    if not isinstance(myself, dict) or not myself.get("accountId"):
+        raise SourceError("Jira did not name the account its token belongs to.")
+    return str(myself["accountId"])
 
 
 class Issues:
     """Readable names of Jira issues: their keys when a Jira is configured, else `issue-<id>`."""
 
-    def __init__(self, credentials: Credentials, settings: SyncSettings) -> None:
-        self._site = credentials.jira_site
+    def __init__(self, site: str | None, fetcher: Fetcher | None) -> None:
+        self._site = site
         self._keys: dict[str, str] = {}
-        self._fetcher = None
-        if credentials.jira_site and credentials.jira_token:
-            session = new_session()
-            if credentials.jira_email:
-                session.auth = (credentials.jira_email, credentials.jira_token)
-            else:
-                session.headers["Authorization"] = f"Bearer {credentials.jira_token}"
-            self._fetcher = settings.fetcher("Jira", session)
+        self._fetcher = fetcher
 
     def name(self, issue_id: str) -> str:
         """Return the issue's key (asked once per run), or `issue-<id>` when unknown."""
@@ -52,9 +79,11 @@ class Issues:
         return self._keys[issue_id]
 
 
-def worklogs(fetcher: Fetcher, base_url: str, params: dict[str, Any]) -> Iterator[dict]:
-    """Yield every worklog of a query, following `metadata.next` to the end."""
-    url: str | None = f"{base_url}/4/worklogs"
+def worklogs(
+    fetcher: Fetcher, base_url: str, account_id: str, params: dict[str, Any]
+) -> Iterator[dict]:
+    """Yield every worklog of ACCOUNT_ID matching PARAMS, following `metadata.next` to the end."""
+    url: str | None = f"{base_url}/4/worklogs/user/{quote(account_id, safe=':')}"
     query: dict[str, Any] | None = params
     while url:
         page = fetcher.get_json(url, query)
@@ -77,21 +106,24 @@ def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
     session = new_session()
     session.headers["Authorization"] = f"Bearer {credentials.token}"
     fetcher = settings.fetcher("Tempo", session)
+    jira_fetcher = jira(credentials, settings)
+    account_id = owner(credentials, jira_fetcher)
     today = run.now.astimezone(zone).date()
     first = run.start or today - timedelta(days=settings.history_days)
     last = run.end or today
-    window = {"from": first.isoformat(), "to": last.isoformat(), "limit": settings.page_size}
-    issues = Issues(credentials, settings)
+    limit = min(settings.page_size, MAX_PAGE_SIZE)
+    window = {"from": first.isoformat(), "to": last.isoformat(), "limit": limit}
+    issues = Issues(credentials.jira_site, jira_fetcher)
     pulled = Pulled(cursor=run.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     recent = first
     if run.continues:
         changed = {**window, "updatedFrom": run.cursor}
-        for worklog in worklogs(fetcher, settings.tempo_url, changed):
+        for worklog in worklogs(fetcher, settings.tempo_url, account_id, changed):
             keep(pulled, worklog, zone, issues)
         recent = max(first, today - timedelta(days=settings.reconcile_days))
     seen = set()
     recent_window = {**window, "from": recent.isoformat()}
-    for worklog in worklogs(fetcher, settings.tempo_url, recent_window):
+    for worklog in worklogs(fetcher, settings.tempo_url, account_id, recent_window):
         seen.add(keep(pulled, worklog, zone, issues))
     pulled.reconcile = (*day_span(recent, last, zone), seen)
     return pulled

@@ -1,7 +1,8 @@
-"""Pull time entries from the Toggl Track API v9 (`/api/v9/me/time_entries`)."""
+"""Pull time entries from Toggl Track: recent days from API v9, older ones from Reports v3."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -17,6 +18,12 @@ from service.sync.pull import Run
 from service.sync.pull import SyncSettings
 
 SOURCE = "toggl"
+# `me/time_entries` refuses a start_date more than about three calendar months back, which
+# is 89 days at the shortest; days further back than this are read from the Reports API.
+# The margin leaves room for time zones and for how Toggl counts its three months.
+RECENT_DAYS = 80
+# The Reports API's default page size, accepted by every plan.
+REPORT_PAGE_SIZE = 50
 
 
 class Projects:
@@ -55,32 +62,101 @@ def windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
 
 
 def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
-    """Read changes since CURSOR (deletions too), or walk date windows on a first/ranged run."""
+    """Read changes since CURSOR (deletions too), or every entry of the days asked for."""
     session = new_session()
     session.auth = (credentials.token, "api_token")
     fetcher = settings.fetcher("Toggl", session)
-    url = f"{settings.toggl_url}/api/v9/me/time_entries"
-    now = run.now
-    if run.continues:
-        pages = [fetcher.get_json(url, {"since": run.cursor, "meta": "true"})]
-    else:
-        first = run.start or (now.date() - timedelta(days=settings.history_days))
-        spans = windows(first, run.end or now.date(), settings.window_days)
-        pages = [
-            fetcher.get_json(
-                url, {"start_date": a.isoformat(), "end_date": b.isoformat(), "meta": "true"}
-            )
-            for a, b in spans
-        ]
-    pulled = Pulled(cursor=str(int(now.timestamp())))
+    pulled = Pulled(cursor=str(int(run.now.timestamp())))
     projects = Projects(fetcher, settings.toggl_url)
-    for page in pages:
-        for entry in page or []:
-            try:
-                keep(pulled, entry, credentials.workspace_id, projects)
-            except (KeyError, TypeError, ValueError):
-                raise SourceError("Toggl sent a time entry this service cannot read.") from None
+    try:
+        for entry in entries(fetcher, credentials, settings, run):
+            keep(pulled, entry, credentials.workspace_id, projects)
+    except (KeyError, TypeError, ValueError):
+        raise SourceError("Toggl sent a time entry this service cannot read.") from None
     return pulled
+
+
+def entries(
+    fetcher: Fetcher, credentials: Credentials, settings: SyncSettings, run: Run
+) -> Iterator[dict[str, Any]]:
+    """Yield the run's entries, shaped as API v9's: since the cursor, or day by day.
+
+    Days before the recent ones come from the Reports API; both read the day at the border,
+    so no entry falls between two APIs that may count days in different time zones.
+    """
+    url = f"{settings.toggl_url}/api/v9/me/time_entries"
+    if run.continues:
+        yield from fetcher.get_json(url, {"since": run.cursor, "meta": "true"}) or []
+        return
+    today = run.now.date()
+    first = run.start or today - timedelta(days=settings.history_days)
+    last = run.end or today
+    border = today - timedelta(days=RECENT_DAYS)
+    if first < border:
+        yield from reported(fetcher, credentials, settings, first, min(last, border))
+    for start, stop in windows(max(first, border), last, settings.window_days):
+        query = {"start_date": start.isoformat(), "end_date": stop.isoformat(), "meta": "true"}
+        yield from fetcher.get_json(url, query) or []
+
+
+def reported(
+    fetcher: Fetcher, credentials: Credentials, settings: SyncSettings, first: date, last: date
+) -> Iterator[dict[str, Any]]:
+    """Yield the token owner's entries of FIRST..LAST from each workspace's detailed report.
+
+    A report holds every member's entries the token may see (all of them for an admin), so
+    it is asked for the owner's only, and rows of anyone else are dropped on arrival too.
+    """
+    me = f"{settings.toggl_url}/api/v9/me"
+    owner = fetcher.get_json(me)["id"]
+    if credentials.workspace_id:
+        workspaces = [int(credentials.workspace_id)]
+    else:
+        workspaces = [workspace["id"] for workspace in fetcher.get_json(f"{me}/workspaces") or []]
+    for workspace_id in workspaces:
+        url = f"{settings.toggl_url}/reports/api/v3/workspace/{workspace_id}/search/time_entries"
+        for start, stop in windows(first, last, settings.window_days):
+            days = {
+                "start_date": start.isoformat(),
+                "end_date": (stop - timedelta(days=1)).isoformat(),
+            }
+            for row in report_rows(fetcher, url, {**days, "user_ids": [owner]}):
+                if row["user_id"] == owner:
+                    yield from as_entries(row, workspace_id)
+
+
+def report_rows(fetcher: Fetcher, url: str, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yield every row of a detailed-report search, following X-Next-ID / X-Next-Row-Number."""
+    body = {**query, "page_size": REPORT_PAGE_SIZE, "grouped": False, "enrich_response": True}
+    asked = set()
+    while True:
+        response = fetcher.send("POST", url, body=body)
+        yield from fetcher.json_of(response) or []
+        next_id = response.headers.get("X-Next-ID")
+        next_row = response.headers.get("X-Next-Row-Number")
+        if not next_row:
+            return
+        if (next_id, next_row) in asked:
+            raise SourceError("Toggl's report pointed back to a page already read; stopped.")
+        asked.add((next_id, next_row))
+        body = {**body, "first_row_number": int(next_row)}
+        if next_id:
+            body["first_id"] = int(next_id)
+
+
+def as_entries(row: dict[str, Any], workspace_id: int) -> Iterator[dict[str, Any]]:
+    """Yield the time entries of one report row in the shape of API v9's."""
+    for entry in row["time_entries"]:
+        yield {
+            "id": entry["id"],
+            "workspace_id": workspace_id,
+            "project_id": row.get("project_id"),
+            "project_name": row.get("project_name"),
+            "description": row.get("description"),
+            "start": entry["start"],
+            "stop": entry.get("stop"),
+            "duration": entry["seconds"],
+        }
 
 
 def keep(pulled: Pulled, entry: dict[str, Any], workspace_id: str | None, projects: Projects):
