@@ -107,14 +107,16 @@ def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
 
 def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
     """Start the service and every ceiling under the same gunicorn config."""
-    ceiling_env = {"BENCH_DATABASE_URL": url}
+    # gunicorn.conf.py checks the app's settings before it serves anything, ceilings too.
+    settings = {"JWT_SECRET": secrets.token_urlsafe(48)}
+    ceiling_env = {**settings, "BENCH_DATABASE_URL": url}
     servers = {
         "service": (
             Server("service", "wsgi:app", service_env(url, log_dir / "prometheus")),
             "/livez",
         ),
-        "bare_wsgi": (Server("bare_wsgi", "bench.ceilings.bare_wsgi:app", {}), "/livez"),
-        "bare_flask": (Server("bare_flask", "bench.ceilings.bare_flask:app", {}), "/livez"),
+        "bare_wsgi": (Server("bare_wsgi", "bench.ceilings.bare_wsgi:app", settings), "/livez"),
+        "bare_flask": (Server("bare_flask", "bench.ceilings.bare_flask:app", settings), "/livez"),
         "select1": (
             Server("select1", "bench.ceilings.flask_select1:app", ceiling_env),
             "/health",
