@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote_plus
 
 from flask import Blueprint
@@ -136,7 +138,6 @@ def limit_sign_in(app: Flask) -> None:
     config = app.config
     limiter = Limiter(
         client_address,
-        app=app,
         strategy="fixed-window",
         storage_uri=config["RATE_LIMIT_STORAGE_URI"],
         storage_options={
@@ -147,6 +148,8 @@ def limit_sign_in(app: Flask) -> None:
         key_prefix=config["RATE_LIMIT_KEY_PREFIX"],
         headers_enabled=True,
     )
+    with request_hooks_confined_to(app, bp.name):
+        limiter.init_app(app)
     per_address = limiter.limit(
         config["RATE_LIMIT_PER_ADDRESS"], scope="address", error_message=TOO_MANY
     )
@@ -164,3 +167,19 @@ def limit_sign_in(app: Flask) -> None:
         RateLimitItemPerSecond(config["LOGIN_LOCKOUT_ATTEMPTS"], config["LOGIN_LOCKOUT_SECONDS"]),
         config["RATE_LIMIT_KEY_PREFIX"],
     )
+
+
+@contextmanager
+def request_hooks_confined_to(app: Flask, blueprint: str) -> Iterator[None]:
+    """Move the app-wide request hooks an extension adds inside the block to BLUEPRINT.
+
+    flask-limiter hooks every request of the app; only the sign-in routes are limited,
+    so the probes and the API should not run its hooks.
+    """
+    registries = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    before = [list(registry.get(None, [])) for registry in registries]
+    yield
+    for registry, kept in zip(registries, before, strict=True):
+        added = [hook for hook in registry.get(None, []) if hook not in kept]
+        registry[None] = kept
+        registry.setdefault(blueprint, []).extend(added)
