@@ -10,6 +10,7 @@ import peewee
 from flask import Flask
 from flask import Response
 from flask import json
+from playhouse.pool import MaxConnectionsExceeded
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -73,7 +74,11 @@ def problem_response(
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """Turn pydantic's errors into field-level problems without echoing the input back."""
     return [
-        {"field": ".".join(str(part) for part in error["loc"]) or None, "message": error["msg"]}
+        {
+            "field": ".".join(str(part) for part in error["loc"]) or None,
+            # A model's own rule (ValueError) reads "Value error, <why>": keep the why.
+            "message": error["msg"].removeprefix("Value error, "),
+        }
         for error in exc.errors(include_url=False, include_input=False)
     ]
 
@@ -117,7 +122,7 @@ def _bad_value(_exc: peewee.DataError) -> Response:
     return problem_response(422, "A value is out of the range the database accepts.")
 
 
-def _database_unavailable(exc: peewee.PeeweeException) -> Response:
+def _database_unavailable(exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc.__class__.__name__)
     return problem_response(
         503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"}
@@ -140,4 +145,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(peewee.DataError, _bad_value)
     app.register_error_handler(peewee.OperationalError, _database_unavailable)
     app.register_error_handler(peewee.InterfaceError, _database_unavailable)
+    app.register_error_handler(MaxConnectionsExceeded, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

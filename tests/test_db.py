@@ -290,3 +290,30 @@ def test_a_transaction_aborted_by_a_deadlock_is_rerun(make_app, pg_url):
     # At least one of the two ran again; on a loaded machine a rerun can meet another
     # deadlock (seen once in a full run: [1, 3]), which the next attempt survives.
     assert sum(attempts.values()) >= 3
+
+
+def test_a_request_that_finds_every_pooled_connection_taken_is_a_503(make_app, pg_url):
+    app = make_app(pg_url, DB_POOL_SIZE=1, DB_CONNECT_TIMEOUT=1)
+    client = app.test_client()
+    email = {"email": "pool@example.com", "password": "correct horse battery"}
+    client.post("/auth/register", json=email)
+    token = client.post("/auth/login", json=email).json["access_token"]
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.connection_context():
+            held.set()
+            done.wait(timeout=10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(timeout=10)
+    try:
+        response = client.get("/api/entries", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        done.set()
+        holder.join()
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.mimetype == "application/problem+json"

@@ -157,3 +157,26 @@ def test_a_tempo_account_id_is_stored_and_shown_without_jira(client, auth_header
     assert stored.status_code == 200
     assert shown.json["account_id"] == "557058:f58131cb-b67d-43c7"
     assert shown.json["jira_site"] is None
+
+
+def test_a_body_that_repeats_a_key_is_refused_and_nothing_is_stored(client, auth_headers):
+    body = '{"api_token": "first", "api_token": "second", "workspace_id": 1}'
+
+    response = client.put(
+        "/api/integrations/toggl",
+        data=body,
+        headers={**auth_headers, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert client.get("/api/integrations/toggl", headers=auth_headers).status_code == 404
+
+
+def test_a_tempo_integration_without_its_owner_says_which_field_is_missing(client, auth_headers):
+    response = client.put(
+        "/api/integrations/tempo", json={"api_token": "tempo-token"}, headers=auth_headers
+    )
+
+    assert response.status_code == 422
+    [problem] = response.json["errors"]
+    assert problem["message"].startswith("account_id (whose worklogs to read) is required")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
-from flask import request
 
 from service import integrations
 from service.db import use_database
 from service.openapi import documented
 from service.schemas.fields import Strict
+from service.schemas.json_body import parse_json_body
 from service.schemas.requests import TempoIntegrationIn
 from service.schemas.requests import TogglIntegrationIn
 from service.schemas.responses import IntegrationList
@@ -49,7 +49,7 @@ def add_source_routes(source: str, schema: type[Strict]) -> None:
         )
 
     def put_integration():
-        body = schema.model_validate_json(request.get_data())
+        body = parse_json_body(schema)
         keys = integrations.vault(current_app.config["INTEGRATIONS_KEY"])
         saved = integrations.save_integration(current_user_id(), source, body, keys)
         return jsonify(dump(IntegrationOut, saved))
