@@ -10,6 +10,7 @@ import pytest
 from bench import seed
 from bench.run import disturbance
 from bench.run import gunicorn_layout
+from bench.run import import_row
 from bench.run import import_runs
 from bench.run import schedule
 from service.migrate import migrate
@@ -109,6 +110,28 @@ def test_each_import_repeat_keeps_its_own_timings_and_a_repeat_cut_short_is_drop
         {"seconds": 2.61, "again_seconds": 2.05, "copy_seconds": 1.41},
         {"seconds": 3.05, "again_seconds": 2.10, "copy_seconds": 1.92},
     ]
+
+
+def test_the_import_row_compares_each_repeat_with_its_own_copy_of_the_same_rows():
+    runs = [
+        {"seconds": 2.0, "again_seconds": 1.5, "copy_seconds": 1.0},
+        {"seconds": 3.0, "again_seconds": 1.7, "copy_seconds": 1.25},
+        {"seconds": 5.0, "again_seconds": 1.9, "copy_seconds": 2.0},
+    ]
+
+    row = import_row({"runs": runs})
+
+    assert (row.figure, row.ceiling, row.ratio) == (3.0, 1.25, 2.4)
+    assert (row.spread, row.target, row.passed) == ("2.00-2.50", "<= 2x COPY", False)
+    assert row.note == "median of 3; the same file again 1.70 s"
+
+
+def test_the_import_row_passes_at_twice_copy_and_names_why_it_was_skipped():
+    runs = [{"seconds": 2.0, "again_seconds": 1.0, "copy_seconds": 1.0}]
+
+    assert import_row({"runs": runs}).passed is True
+    skipped = import_row({"skipped": "bench/import_toggl.py failed: boom"})
+    assert (skipped.passed, skipped.note) == (None, "skipped: bench/import_toggl.py failed: boom")
 
 
 def test_the_bench_names_the_layout_its_servers_run_and_stops_on_one_gunicorn_would_change(

@@ -64,7 +64,7 @@ def timed_get(url: str, **kwargs) -> tuple[requests.Response, float]:
 
 
 def assert_down(server, headers) -> None:
-    """Every probe and API call answers as the README promises while the database is gone."""
+    """Every probe and API call answers as docs/operations.md says while the database is gone."""
     live, _ = timed_get(server.url("/livez"))
     health, health_took = timed_get(server.url("/health"))
     ready, ready_took = timed_get(server.url("/readyz"))
