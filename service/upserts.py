@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
 
 import orjson
 
@@ -25,6 +28,8 @@ CONTENT_FIELDS = ("date", "duration", "project", "description")
 # Rows per statement of a bulk write: the transaction holds them all, the statement a batch.
 BATCH_ROWS = 5000
 CHUNK_ROWS = 500
+T = TypeVar("T")
+_DONE = object()
 # One statement per batch, its rows passed as one JSON document that PostgreSQL reads with
 # json_to_recordset. New keys insert, changed rows update, unchanged rows are left alone (no
 # dead tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones. Each row
@@ -106,6 +111,19 @@ def upsert_batches(user_id: uuid.UUID, batches: Batches, *, dry_run: bool = Fals
     return rerun_on_deadlock(lambda: _upsert_compared(user_id, batches(), dry_run))
 
 
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """Yield ITEMS while a thread already produces the next one (its exception included).
+
+    For a producer feeding a database: it works while the caller waits on the server with
+    the GIL released. Closing the iterator early waits for the item in hand.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as pool:
+        pending = pool.submit(next, items, _DONE)
+        while (item := pending.result()) is not _DONE:
+            pending = pool.submit(next, items, _DONE)
+            yield item
+
+
 def _key(row: dict[str, Any]) -> tuple[str, str]:
     return row["source"], row["external_id"]
 
@@ -115,14 +133,22 @@ def _upsert_postgres(user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]]
     now = utcnow()
     rows = 0
     inserted: list[bool] = []
-    with db.atomic():
+
+    def statements() -> Iterator[tuple[int, dict[str, Any]]]:
         for batch in batches:
             ordered = sorted(batch, key=_key)
             ids = time_ordered_ids(len(ordered))
             document = [{**row, "id": new} for row, new in zip(ordered, ids, strict=True)]
-            params = {"rows": orjson.dumps(document).decode(), "user": str(user_id), "now": now}
+            yield (
+                len(ordered),
+                {"rows": orjson.dumps(document).decode(), "user": str(user_id), "now": now},
+            )
+
+    with db.atomic():
+        # The next batch is read, checked and encoded while PostgreSQL writes this one.
+        for count, params in read_ahead(statements()):
             inserted += [new for (new,) in db.execute_sql(POSTGRES_UPSERT, params).fetchall()]
-            rows += len(ordered)
+            rows += count
     created = sum(inserted)
     return UpsertCounts(created, len(inserted) - created, rows - len(inserted))
 
