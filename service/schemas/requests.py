@@ -227,6 +227,17 @@ class TempoIntegrationIn(Strict):
 IntegrationIn = TogglIntegrationIn | TempoIntegrationIn
 
 
+class JobQuery(Strict):
+    """Which of the caller's latest jobs to list (from query-string text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    source: Literal["toggl", "tempo"] | None = None
+    user_id: uuid.UUID | None = Field(
+        default=None, description="The acting user, for service tokens with entries:any-user."
+    )
+
+
 class SyncRequest(Strict):
     """An optional range of days to (re)read; without it the sync continues from its cursor.
 
