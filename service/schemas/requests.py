@@ -233,9 +233,6 @@ class JobQuery(Strict):
     model_config = ConfigDict(extra="forbid", strict=False)
 
     source: Literal["toggl", "tempo"] | None = None
-    user_id: uuid.UUID | None = Field(
-        default=None, description="The acting user, for service tokens with entries:any-user."
-    )
 
 
 class SyncRequest(Strict):
