@@ -22,8 +22,10 @@ $(VENV)/.installed: requirements-dev.lock setup.cfg pyproject.toml | $(BIN)/pyth
 migrate: $(VENV)/.installed ## apply migrations to DATABASE_URL (default: instance/time_tracker.db)
 	$(DEV_ENV) $(BIN)/python -m service.migrate
 
-run: migrate ## serve on http://$(HOST):$(PORT) with gunicorn
+run: migrate ## serve on http://$(HOST):$(PORT) with gunicorn, and one job worker; Ctrl-C stops both
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	$(DEV_ENV) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/python -m service.worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(DEV_ENV) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
 		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 

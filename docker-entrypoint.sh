@@ -1,6 +1,7 @@
 #!/bin/sh
 # Boot the container: wait for the database, migrate (locked), then hand PID 1 to gunicorn.
-# With arguments other than "serve", run those instead (e.g. python -m service.migrate --check).
+# "worker": wait for the database, then hand PID 1 to the job worker (the web pods migrate).
+# With other arguments, run those instead (e.g. python -m service.migrate --check).
 set -eu
 
 log() {
@@ -12,13 +13,18 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
     mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 
-if [ "$#" -gt 0 ] && [ "$1" != "serve" ]; then
+if [ "$#" -gt 0 ] && [ "$1" != "serve" ] && [ "$1" != "worker" ]; then
     log "running $*"
     exec "$@"
 fi
 
 log "waiting for the database (at most ${DB_WAIT_TIMEOUT:-30} s)"
 python -m service.wait_for_database
+
+if [ "${1:-serve}" = "worker" ]; then
+    log "starting the job worker"
+    exec python -m service.worker
+fi
 
 case "${MIGRATE_ON_START:-true}" in
     false | FALSE | False | 0 | no | off)

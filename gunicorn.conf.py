@@ -32,8 +32,6 @@ workers = settings["WEB_CONCURRENCY"]
 worker_class = settings["WORKER_CLASS"]
 threads = settings["THREADS"]
 timeout = settings["WORKER_TIMEOUT"]
-# A sync worker's heartbeat during a request (post_worker_init) beats this often per timeout.
-HEARTBEATS_PER_TIMEOUT = 4
 # Counted from SIGTERM: the drain pause plus the slowest in-flight request must fit.
 graceful_timeout = settings["GRACEFUL_TIMEOUT"]
 keepalive = settings["KEEPALIVE"]
@@ -104,22 +102,8 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
-def pre_request(worker, req):
-    """Mark a sync worker's request as running, for its heartbeat (post_worker_init)."""
-    if worker_class == "sync":
-        lifecycle.in_request.set()
-
-
-def post_request(worker, req, environ, resp):
-    """Mark the request done, for a sync worker's heartbeat."""
-    lifecycle.in_request.clear()
-
-
 def post_worker_init(worker):
-    """Keep a sync worker beating during requests (service.lifecycle); on SIGTERM, fail
-    /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
-    if worker_class == "sync":
-        lifecycle.beat_during_requests(worker.notify, every=timeout / HEARTBEATS_PER_TIMEOUT)
+    """On SIGTERM, fail /readyz for DRAIN_SECONDS while still serving, then stop gracefully."""
 
     def stop(sig, frame):
         worker.handle_exit(sig, frame)

@@ -27,6 +27,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure(app, overrides)
     configure_logging(app)
     init_db(app)
+    init_jobs(app)
     init_security(app)
     init_observability(app)
     register_error_handlers(app)
@@ -49,6 +50,13 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 def configure_logging(app: Flask) -> None:
     """Send every log line to stdout (JSON unless LOG_FORMAT=text) at LOG_LEVEL."""
     logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
+
+
+def init_jobs(app: Flask) -> None:
+    """Open the job queue of JOBS_URL (Redis connects on first use, SQLite makes its file)."""
+    from service.jobs import JobQueue
+
+    app.extensions["jobs"] = JobQueue(app.config)
 
 
 def init_security(app: Flask) -> None:
@@ -76,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from service.api import health
     from service.api import imports
     from service.api import integrations
+    from service.api import jobs
     from service.api import jwks
     from service.api import metrics
     from service.api import reports
@@ -94,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(imports.bp)
     app.register_blueprint(integrations.bp)
     app.register_blueprint(sync.bp)
+    app.register_blueprint(jobs.bp)
 
 
 def register_commands(app: Flask) -> None:

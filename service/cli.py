@@ -10,12 +10,14 @@ from flask.cli import with_appcontext
 
 from service import clients
 from service import integrations
+from service import jobs
 from service import sync
 from service.db import db
 from service.errors import APIError
 from service.migrate import run
+from service.models import SUCCEEDED
+from service.models import Job
 from service.models import User
-from service.sync.pull import SyncSettings
 
 
 @click.command("migrate")
@@ -79,27 +81,33 @@ def revoke_client_command(client_id: uuid.UUID) -> None:
 @click.option("--user", "emails", multiple=True, help="Sync this user (email); repeatable.")
 @with_appcontext
 def sync_command(source: str, all_users: bool, emails: tuple[str, ...]) -> None:
-    """Pull entries from SOURCE for the users named (a CronJob runs it with --all-users)."""
+    """Pull entries from SOURCE for the users named, here and now, each as a job."""
     if all_users == bool(emails):
         raise click.UsageError("name users with --user EMAIL, or pass --all-users")
-    settings = SyncSettings.from_config(current_app.config)
     try:
-        keys = integrations.vault(current_app.config["INTEGRATIONS_KEY"])
+        integrations.vault(current_app.config["INTEGRATIONS_KEY"])
     except APIError as exc:
         raise click.ClickException(exc.detail) from None
     failures = 0
     with db.connection_context():
         users = sync.users_with(source) if all_users else accounts_by_email(emails)
         for user_id in users:
-            try:
-                outcome = sync.run_sync(user_id, source, settings, keys)
-            except APIError as exc:
+            job = run_inline(user_id, source)
+            if job.state != SUCCEEDED:
                 failures += 1
-                click.echo(f"{source} {user_id}: failed ({exc.status}) {exc.detail}", err=True)
+                detail = job.error or f"job {job.id} is {job.state} in another process"
+                click.echo(f"{source} {user_id}: failed ({job.state}) {detail}", err=True)
                 continue
-            counts = ", ".join(f"{k} {v}" for k, v in outcome.items() if isinstance(v, int))
+            counts = ", ".join(f"{k} {v}" for k, v in job.counts.items())
             click.echo(f"{source} {user_id}: ok ({counts})")
     raise SystemExit(1 if failures else 0)
+
+
+def run_inline(user_id: uuid.UUID, source: str) -> Job:
+    """Run the user's SOURCE job in this process: a new one, or the one queued already."""
+    job, _ = jobs.submit(user_id, source, jobs.SCRIPTED)
+    jobs.run(job.id, current_app.config)
+    return Job.get_by_id(job.id)
 
 
 def accounts_by_email(emails: tuple[str, ...]) -> list[uuid.UUID]:

@@ -16,6 +16,8 @@ from limits import parse_many
 
 INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
+# A SQLite URL's prefix; the file's path follows (relative, or absolute with one more /).
+SQLITE_FILE = "sqlite:///"
 
 
 class ConfigError(RuntimeError):
@@ -164,7 +166,36 @@ def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "SYNC_WINDOW_DAYS": _int(env, "SYNC_WINDOW_DAYS", 30, minimum=1),
         "SYNC_RECONCILE_DAYS": _int(env, "SYNC_RECONCILE_DAYS", 30, minimum=1),
         "TEMPO_PAGE_SIZE": _int(env, "TEMPO_PAGE_SIZE", 1000, minimum=1),
+        "SYNC_INTERVAL": _int(env, "SYNC_INTERVAL", 15 * 60, minimum=60),
     }
+
+
+def _jobs_settings(env: Mapping[str, str], database: str) -> dict[str, Any]:
+    """Settings of the job queue and its worker."""
+    return {
+        "JOBS_URL": _jobs_url(env, database),
+        "JOB_WORKERS": _int(env, "JOB_WORKERS", 4, minimum=1),
+        "JOB_STALE_AFTER": _int(env, "JOB_STALE_AFTER", 60, minimum=3),
+    }
+
+
+def _jobs_url(env: Mapping[str, str], database: str) -> str:
+    """Return JOBS_URL, else a SQLite file next to a SQLite database (or under instance/)."""
+    value = env.get("JOBS_URL")
+    if not value:
+        folder = INSTANCE_DIR.resolve()
+        if database.startswith(SQLITE_FILE):
+            folder = Path(database.removeprefix(SQLITE_FILE)).resolve().parent
+        return f"{SQLITE_FILE}{folder / 'jobs.db'}"
+    if value.startswith(("redis://", "rediss://")):
+        if _has_valid_port(value):
+            return value
+        problem = "a URL whose port is a number from 1 to 65535"
+    elif value.startswith(SQLITE_FILE) and len(value) > len(SQLITE_FILE):
+        return value
+    else:
+        problem = "a Redis URL (redis://, rediss://) or a SQLite file (sqlite:///path)"
+    raise ConfigError(f"JOBS_URL must be {problem}, got {value!r}")
 
 
 def _previous_secrets(env: Mapping[str, str]) -> list[str]:
@@ -295,5 +326,6 @@ def load_config(
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         **_sync_settings(env),
     }
+    config.update(_jobs_settings(env, config["DATABASE_URL"]))
     config.update({k: v for k, v in overrides.items() if k not in config})
     return config

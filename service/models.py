@@ -22,6 +22,11 @@ MAX_PROJECT = 255
 MAX_EXTERNAL_ID = 255
 MAX_DESCRIPTION = 10_000
 SOURCE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,31}"
+# A job's states: waiting for a worker, taken by one, and the two ends.
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+ACTIVE = (QUEUED, RUNNING)
+# What a sync did to the stored entries.
+COUNTS = ("created", "updated", "unchanged", "deleted", "skipped")
 # The hex digit after a UUIDv7's third dash: the variant (binary 10), then two random bits.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -186,6 +191,50 @@ class SyncState(BaseModel):
         indexes = ((("user", "source"), True),)
 
 
+class Job(BaseModel):
+    """One sync of a user's source, asked for or due: its state, timestamps and outcome.
+
+    PostgreSQL holds the work to do; the queue only carries wake-ups naming a job's id.
+    """
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="jobs", index=False)
+    source = peewee.CharField(max_length=32)
+    kind = peewee.CharField(max_length=16)
+    state = peewee.CharField(max_length=16, default="queued")
+    from_day = peewee.DateField(null=True)
+    to_day = peewee.DateField(null=True)
+    created = peewee.IntegerField(default=0)
+    updated = peewee.IntegerField(default=0)
+    unchanged = peewee.IntegerField(default=0)
+    deleted = peewee.IntegerField(default=0)
+    skipped = peewee.IntegerField(default=0)
+    error = peewee.TextField(null=True)
+    attempts = peewee.IntegerField(default=0)
+    created_at = UTCDateTimeField(default=utcnow)
+    woken_at = UTCDateTimeField(null=True)
+    started_at = UTCDateTimeField(null=True)
+    heartbeat_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "jobs"
+        indexes = ((("user", "source", "created_at"), False),)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Return what the job did to the stored entries (zeros until it succeeded)."""
+        return {name: getattr(self, name) for name in COUNTS}
+
+
+# At most one queued or running job per user and source; the sweep's scans use it too.
+Job.add_index(
+    Job.index(
+        Job.user, Job.source, unique=True, where=Job.state.in_(ACTIVE), name="jobs_one_active"
+    )
+)
+
+
 class ServiceClient(BaseModel):
     """Another service that gets tokens by the client-credentials grant.
 
@@ -223,5 +272,6 @@ MODELS: tuple[type[BaseModel], ...] = (
     TimeEntry,
     Integration,
     SyncState,
+    Job,
     ServiceClient,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ PASSWORD = "correct horse battery"
 INTEGRATIONS_KEY = Fernet.generate_key().decode()
 # Source APIs default to a closed local port, so no test (fuzzers included) leaves 127.0.0.1.
 NOWHERE = "http://127.0.0.1:9"
+# Wake-ups of in-process tests go to a file no worker reads; tests/test_jobs.py runs workers.
+JOBS_URL = f"sqlite:///{Path(tempfile.gettempdir()) / f'time-tracker-test-jobs-{os.getpid()}.db'}"
 
 
 def with_database(url: str, name: str) -> str:
@@ -127,6 +130,7 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "INTEGRATIONS_KEY": INTEGRATIONS_KEY,
         "TOGGL_API_URL": NOWHERE,
         "TEMPO_API_URL": NOWHERE,
+        "JOBS_URL": JOBS_URL,
         "TESTING": True,
         # Some tests send requests from several threads into one app, as to one gthread
         # worker; a sync worker's pool holds one connection.
@@ -215,6 +219,20 @@ def user(make_user) -> dict[str, Any]:
 def auth_headers(headers_for, user) -> dict[str, str]:
     """Authorization headers of `user`."""
     return headers_for(user)
+
+
+@pytest.fixture
+def synced(app, client, auth_headers):
+    """POST a sync (202), run its job here as a worker would, return the job as GET shows it."""
+
+    def run(source: str, body: dict | None = None) -> dict:
+        sent = {} if body is None else {"json": body}
+        answer = client.post(f"/api/sync/{source}", headers=auth_headers, **sent)
+        assert answer.status_code == 202, answer.json
+        app.extensions["jobs"].run.call_local(answer.json["id"])
+        return client.get(answer.headers["Location"], headers=auth_headers).json
+
+    return run
 
 
 @pytest.fixture

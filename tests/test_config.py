@@ -48,6 +48,9 @@ def test_overrides_win_over_the_environment():
         ({"JWT_SECRET": SECRET, "APP_ENV": "staging"}, "APP_ENV must be one of"),
         ({"JWT_SECRET": SECRET, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
         ({"JWT_SECRET_FILE": "/nonexistent/secret"}, "JWT_SECRET_FILE cannot be read"),
+        ({"JWT_SECRET": SECRET, "JOBS_URL": "amqp://queue"}, "JOBS_URL must be a Redis URL"),
+        ({"JWT_SECRET": SECRET, "JOBS_URL": "redis://h:0"}, "JOBS_URL must be a URL whose port"),
+        ({"JWT_SECRET": SECRET, "SYNC_INTERVAL": "10"}, "SYNC_INTERVAL must be at least 60"),
     ],
 )
 def test_bad_settings_stop_start_up_with_one_line_naming_the_variable(env, message):
@@ -166,3 +169,10 @@ def test_a_serving_app_loads_the_sync_client_and_the_migrator_only_when_used(tmp
     )
 
     assert done.stdout.strip() == "[]"
+
+
+def test_the_job_queue_defaults_to_a_file_beside_a_sqlite_database(tmp_path):
+    config = load_config(env={"JWT_SECRET": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"})
+
+    assert config["JOBS_URL"] == f"sqlite:///{tmp_path}/jobs.db"
+    assert config["SYNC_INTERVAL"] == 900

@@ -274,6 +274,7 @@ def load_yaml(path: Path) -> dict:
 
 KUSTOMIZATION = load_yaml(KUBERNETES / "kustomization.yaml")
 DEPLOYMENT = load_yaml(KUBERNETES / "deployment.yaml")
+WORKER = load_yaml(KUBERNETES / "worker-deployment.yaml")
 POD = DEPLOYMENT["spec"]["template"]["spec"]
 (CONTAINER,) = POD["containers"]
 CONFIG = load_yaml(KUBERNETES / "configmap.yaml")["data"]
@@ -368,10 +369,25 @@ def test_service_pdb_and_hpa_select_the_deployment():
 def test_the_largest_scale_fits_postgresqls_default_connection_limit():
     hpa = load_yaml(KUBERNETES / "horizontalpodautoscaler.yaml")["spec"]
     per_pod = int(CONFIG["WEB_CONCURRENCY"]) * int(CONFIG["THREADS"])
+    workers = WORKER["spec"]["replicas"] * (2 * int(CONFIG["JOB_WORKERS"]) + 1)
     migration_runner = 1
     usable = 100 - 3  # max_connections minus superuser_reserved_connections
 
-    assert hpa["maxReplicas"] * per_pod + migration_runner <= usable
+    assert hpa["maxReplicas"] * per_pod + workers + migration_runner <= usable
+
+
+def test_the_worker_runs_the_same_image_locked_down_and_outside_the_service():
+    pod = WORKER["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    service = load_yaml(KUBERNETES / "service.yaml")["spec"]
+
+    assert (container["image"], container["args"]) == ("time-tracker", ["worker"])
+    assert pod["securityContext"] == DEPLOYMENT["spec"]["template"]["spec"]["securityContext"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert (
+        not service["selector"].items() <= WORKER["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert CONFIG["JOBS_URL"].startswith("redis://")
 
 
 def test_compose_passes_secrets_as_files_and_waits_for_a_healthy_database():

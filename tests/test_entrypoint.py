@@ -133,3 +133,17 @@ def test_four_entrypoints_on_one_empty_postgres_database_all_come_up(
     assert applied_names(url) == MIGRATIONS
     migrated = [f"applied migrations: {', '.join(MIGRATIONS)}" in s.output() for s in servers]
     assert sorted(migrated) == [False, False, False, True]
+
+
+def test_worker_waits_for_the_database_then_runs_the_job_worker(launch, pg_url, tmp_path):
+    env = server_env(pg_url, free_port(), JOBS_URL=f"sqlite:///{tmp_path / 'jobs.db'}")
+    worker = launch([*ENTRYPOINT, "worker"], env)
+    wait_for(lambda: "consumer started" in worker.output(), 30, "the job worker to start")
+
+    worker.process.send_signal(signal.SIGTERM)
+
+    assert worker.process.wait(timeout=30) == 0
+    output = worker.output()
+    assert "entrypoint: starting the job worker" in output
+    assert "applying migrations" not in output
+    assert "Shutting down gracefully" in output

@@ -209,16 +209,6 @@ def sync_server(serve, postgres_url: str):
     return serve_slow_app(serve, postgres_url, WORKER_CLASS="sync", threads=1, WORKER_TIMEOUT=2)
 
 
-def test_a_sync_worker_outlives_the_worker_timeout_while_its_request_runs(serve, postgres_url):
-    server = sync_server(serve, postgres_url)
-    before = worker_pids(server)
-
-    answer = requests.get(server.url(f"/test/sleep?seconds={SLOW_SECONDS}"), timeout=30)
-
-    assert answer.json() == {"slept": SLOW_SECONDS}
-    assert worker_pids(server) == before
-
-
 def test_a_sync_worker_held_by_a_silent_client_is_still_restarted(serve, postgres_url):
     server = sync_server(serve, postgres_url)
     before = set(worker_pids(server))

@@ -116,16 +116,14 @@ def pages(first_window: list, since: list | None = None):
     return answer
 
 
-def test_a_first_toggl_sync_walks_windows_and_resolves_project_names(
-    client, auth_headers, toggl, entries
-):
+def test_a_first_toggl_sync_walks_windows_and_resolves_project_names(synced, toggl, entries):
     toggl.expect_request(ENTRIES).respond_with_handler(pages(TOGGL_PAGE))
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.status_code == 200
-    assert response.json["created"] == 1
-    assert (response.json["skipped"], response.json["deleted"]) == (1, 0)
+    assert job["state"] == "succeeded"
+    assert job["counts"]["created"] == 1
+    assert (job["counts"]["skipped"], job["counts"]["deleted"]) == (1, 0)
     assert entries("toggl") == [("3412345678", "2024-03-04T09:23:00Z", 3601 / 3600, "Apollo")]
     windows = [(r.args["start_date"], r.args["end_date"]) for r in requests_to(toggl, ENTRIES)]
     first, last = date.fromisoformat(RECENT["from"]), date.fromisoformat(RECENT["to"])
@@ -140,40 +138,41 @@ def test_a_first_toggl_sync_walks_windows_and_resolves_project_names(
     ("sent", "stored"), [("Stand\u0000up", "Standup"), ("Stand\ud800up", "Stand?up")]
 )
 def test_text_the_database_cannot_hold_is_made_storable_not_a_failed_run(
-    client, auth_headers, toggl, sent, stored
+    client, auth_headers, synced, toggl, sent, stored
 ):
     page = copy.deepcopy(TOGGL_PAGE)
     for entry in page:
         entry["description"] = sent
     toggl.expect_request(ENTRIES).respond_with_handler(pages(page))
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.status_code == 200
+    assert job["state"] == "succeeded"
     listed = client.get("/api/entries?source=toggl", headers=auth_headers).json["items"]
     assert [item["description"] for item in listed] == [stored]
 
 
 def test_a_later_toggl_sync_asks_since_the_cursor_and_applies_deletions(
-    client, auth_headers, toggl, entries
+    client, auth_headers, synced, toggl, entries
 ):
     kept, _running, deleted = TOGGL_PAGE
     toggl.expect_request(ENTRIES).respond_with_handler(
         pages([kept, finished(deleted)], since=TOGGL_PAGE)
     )
-    first = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    first = synced("toggl", RECENT)
+    cursor = client.get("/api/sync/status", headers=auth_headers).json["items"][0]["cursor"]
 
-    response = client.post("/api/sync/toggl", headers=auth_headers)
+    job = synced("toggl")
 
-    assert first.json["created"] == 2
-    assert requests_to(toggl, ENTRIES)[-1].args["since"] == first.json["cursor"]
-    assert response.status_code == 200
-    assert (response.json["unchanged"], response.json["deleted"]) == (1, 1)
+    assert first["counts"]["created"] == 2
+    assert requests_to(toggl, ENTRIES)[-1].args["since"] == cursor
+    assert job["state"] == "succeeded"
+    assert (job["counts"]["unchanged"], job["counts"]["deleted"]) == (1, 1)
     assert [row[0] for row in entries("toggl")] == ["3412345678"]
 
 
 def test_a_toggl_workspace_id_keeps_only_that_workspaces_entries(
-    client, auth_headers, toggl, entries
+    client, auth_headers, synced, toggl, entries
 ):
     body = {"api_token": "toggl-secret", "workspace_id": 999}
     client.put("/api/integrations/toggl", json=body, headers=auth_headers)
@@ -187,22 +186,22 @@ def test_a_toggl_workspace_id_keeps_only_that_workspaces_entries(
     }
     toggl.expect_request(ENTRIES).respond_with_handler(pages([TOGGL_PAGE[0], other]))
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.json["created"] == 1
+    assert job["counts"]["created"] == 1
     assert entries("toggl") == [("1", "2024-03-04T09:23:00Z", 3601 / 3600, None)]
 
 
-def test_a_toggl_429_is_retried_after_the_wait_it_asks_for(client, auth_headers, toggl):
+def test_a_toggl_429_is_retried_after_the_wait_it_asks_for(synced, toggl):
     toggl.expect_oneshot_request(ENTRIES).respond_with_json(
         {}, status=429, headers={"Retry-After": "1"}
     )
     toggl.expect_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.status_code == 200
-    assert response.json["created"] == 1
+    assert job["state"] == "succeeded"
+    assert job["counts"]["created"] == 1
     assert len(requests_to(toggl, ENTRIES)) == 3
 
 
@@ -215,15 +214,15 @@ def test_a_toggl_429_is_retried_after_the_wait_it_asks_for(client, auth_headers,
     ],
 )
 def test_a_failing_toggl_run_writes_nothing_and_is_reported(
-    client, auth_headers, toggl, entries, status, headers, detail, calls
+    client, auth_headers, synced, toggl, entries, status, headers, detail, calls
 ):
     toggl.expect_oneshot_request(ENTRIES).respond_with_json([TOGGL_PAGE[0]])
     toggl.expect_request(ENTRIES).respond_with_json({}, status=status, headers=headers)
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.status_code == 502
-    assert detail in response.json["detail"]
+    assert job["state"] == "failed"
+    assert detail in job["error"]
     assert len(requests_to(toggl, ENTRIES)) == 1 + calls
     assert entries("toggl") == []
     state = client.get("/api/sync/status", headers=auth_headers).json["items"][0]
@@ -231,9 +230,7 @@ def test_a_failing_toggl_run_writes_nothing_and_is_reported(
     assert detail in state["last_error"]
 
 
-def test_a_connection_cut_mid_page_fails_the_run_and_writes_nothing(
-    client, auth_headers, toggl, entries
-):
+def test_a_connection_cut_mid_page_fails_the_run_and_writes_nothing(synced, toggl, entries):
     def cut_short():
         yield b'[{"id": 1, "start": "2024-03-04T09:00:00+00:00", '
         raise ConnectionResetError("cut")
@@ -243,14 +240,16 @@ def test_a_connection_cut_mid_page_fails_the_run_and_writes_nothing(
         Response(cut_short(), content_type="application/json", headers={"Content-Length": "900"})
     )
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.status_code == 502
-    assert "could not be read" in response.json["detail"]
+    assert job["state"] == "failed"
+    assert "could not be read" in job["error"]
     assert entries("toggl") == []
 
 
-def test_a_second_sync_of_the_same_user_and_source_gets_409(client, auth_headers, toggl):
+def test_a_second_sync_while_one_is_queued_or_running_answers_that_job(
+    client, auth_headers, synced, toggl
+):
     answers = []
 
     def meanwhile(request):
@@ -258,17 +257,21 @@ def test_a_second_sync_of_the_same_user_and_source_gets_409(client, auth_headers
         return Response("[]", content_type="application/json")
 
     toggl.expect_request(ENTRIES).respond_with_handler(meanwhile)
+    queued = client.post("/api/sync/toggl", headers=auth_headers)
 
-    response = client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    job = synced("toggl", RECENT)
 
-    assert response.status_code == 200
-    assert {answer.status_code for answer in answers} == {409}
-    assert "already running" in answers[0].json["detail"]
+    assert job["id"] == queued.json["id"]
+    assert (job["from"], job["state"]) == (None, "succeeded")
+    assert {(a.status_code, a.json["id"], a.json["state"]) for a in answers} == {
+        (202, job["id"], "running")
+    }
+    assert client.post("/api/sync/toggl", headers=auth_headers).json["id"] != job["id"]
 
 
-def test_sync_status_shows_each_sources_last_run(client, auth_headers, toggl):
+def test_sync_status_shows_each_sources_last_run(client, auth_headers, synced, toggl):
     toggl.expect_request(ENTRIES).respond_with_json(TOGGL_PAGE)
-    client.post("/api/sync/toggl", json=RECENT, headers=auth_headers)
+    synced("toggl", RECENT)
 
     response = client.get("/api/sync/status", headers=auth_headers)
 
@@ -293,13 +296,11 @@ def test_syncing_without_credentials_is_404(client, auth_headers):
     assert "PUT /api/integrations/toggl" in response.json["detail"]
 
 
-def test_a_tempo_sync_follows_pages_and_keeps_local_start_times(
-    client, auth_headers, tempo, entries
-):
-    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+def test_a_tempo_sync_follows_pages_and_keeps_local_start_times(synced, tempo, entries):
+    job = synced("tempo", MARCH)
 
-    assert response.status_code == 200
-    assert response.json["created"] == 2
+    assert job["state"] == "succeeded"
+    assert job["counts"]["created"] == 2
     assert entries("tempo") == [
         ("3920", "2024-03-04T08:00:00Z", 1.0, "issue-10991"),
         ("3921", "2024-03-03T23:00:00Z", 0.5, "issue-10992"),
@@ -310,7 +311,9 @@ def test_a_tempo_sync_follows_pages_and_keeps_local_start_times(
     assert (calls[0].args["from"], calls[0].args["to"]) == ("2024-03-01", "2024-03-10")
 
 
-def test_tempo_issue_keys_come_from_jira_when_configured(client, auth_headers, tempo, entries):
+def test_tempo_issue_keys_come_from_jira_when_configured(
+    client, auth_headers, synced, tempo, entries
+):
     tempo.expect_request("/jira/rest/api/3/myself").respond_with_json({"accountId": ACCOUNT})
     body = {
         "api_token": "tempo-secret",
@@ -322,26 +325,22 @@ def test_tempo_issue_keys_come_from_jira_when_configured(client, auth_headers, t
     for issue_id, key in ((10991, "APP-1"), (10992, "APP-2")):
         tempo.expect_request(f"/jira/rest/api/3/issue/{issue_id}").respond_with_json({"key": key})
 
-    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+    job = synced("tempo", MARCH)
 
-    assert response.status_code == 200
+    assert job["state"] == "succeeded"
     assert [row[3] for row in entries("tempo")] == ["APP-1", "APP-2"]
 
 
-def test_a_later_tempo_sync_reads_updates_and_deletes_what_disappeared(
-    client, auth_headers, tempo, entries
-):
-    client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+def test_a_later_tempo_sync_reads_updates_and_deletes_what_disappeared(synced, tempo, entries):
+    synced("tempo", MARCH)
     tempo.clear()
     only_first = {**TEMPO_LAST, "results": TEMPO_FIRST["results"][:1]}
     tempo.expect_request(WORKLOGS).respond_with_json(only_first)
 
-    response = client.post(
-        "/api/sync/tempo", headers=auth_headers, json={"from": "2024-03-01", "to": "2024-03-10"}
-    )
+    job = synced("tempo", {"from": "2024-03-01", "to": "2024-03-10"})
 
-    assert response.status_code == 200
-    assert (response.json["unchanged"], response.json["deleted"]) == (1, 1)
+    assert job["state"] == "succeeded"
+    assert (job["counts"]["unchanged"], job["counts"]["deleted"]) == (1, 1)
     assert [row[0] for row in entries("tempo")] == ["3920"]
 
 
@@ -376,16 +375,18 @@ def test_a_run_that_died_is_taken_over_after_the_stale_timeout(app, user):
     assert (first, while_fresh, once_stale) == (True, False, True)
 
 
-def test_a_tempo_next_page_on_another_host_is_not_followed(client, auth_headers, server, entries):
+def test_a_tempo_next_page_on_another_host_is_not_followed(
+    client, auth_headers, synced, server, entries
+):
     body = {"api_token": "tempo-secret", "account_id": ACCOUNT}
     client.put("/api/integrations/tempo", json=body, headers=auth_headers)
     elsewhere = copy.deepcopy(TEMPO_FIRST)
     server.expect_request(WORKLOGS).respond_with_json(elsewhere)
 
-    response = client.post("/api/sync/tempo", json=MARCH, headers=auth_headers)
+    job = synced("tempo", MARCH)
 
-    assert response.status_code == 502
-    assert "another host" in response.json["detail"]
+    assert job["state"] == "failed"
+    assert "another host" in job["error"]
     assert entries("tempo") == []
 
 
@@ -399,6 +400,8 @@ def test_a_tempo_next_page_on_another_host_is_not_followed(client, auth_headers,
         ("delete", "/api/integrations/toggl"),
         ("post", "/api/sync/toggl"),
         ("get", "/api/sync/status"),
+        ("get", "/api/jobs"),
+        ("get", f"/api/jobs/{uuid.uuid4()}"),
     ],
 )
 def test_imports_integrations_and_sync_need_a_token(client, method, path):
@@ -445,5 +448,5 @@ def test_a_sync_body_is_optional_and_read_strictly(client, auth_headers, toggl):
         headers=auth_headers,
     )
 
-    assert empty.status_code == 200
+    assert empty.status_code == 202
     assert repeated.status_code == 400

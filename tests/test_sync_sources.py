@@ -88,12 +88,12 @@ def listed(client, auth_headers):
 
 
 def test_a_first_toggl_sync_stores_a_year_of_the_owners_history_only(
-    client, auth_headers, toggl, listed
+    synced, client, auth_headers, toggl, listed
 ):
-    response = client.post("/api/sync/toggl", headers=auth_headers)
+    job = synced("toggl")
 
-    assert response.status_code == 200, response.json
-    assert (response.json["created"], response.json["skipped"]) == (6, 1)
+    assert job["state"] == "succeeded", job
+    assert (job["counts"]["created"], job["counts"]["skipped"]) == (6, 1)
     stored = listed("toggl")
     assert sorted(stored, key=int) == ["7", "100", "200", "328", "329", "330"]
     assert stored["330"] == (ago(330).strftime("%Y-%m-%dT%H:%M:%SZ"), 1.0, None)
@@ -104,18 +104,22 @@ def test_a_first_toggl_sync_stores_a_year_of_the_owners_history_only(
     assert any("first_row_number" in json.loads(r.get_data()) for r in searches)
 
 
-def test_the_next_toggl_sync_asks_for_changes_since_the_cursor(client, auth_headers, toggl, listed):
-    first = client.post("/api/sync/toggl", headers=auth_headers).json
+def test_the_next_toggl_sync_asks_for_changes_since_the_cursor(
+    synced, client, auth_headers, toggl, listed
+):
+    first = synced("toggl")
     gone = next(e for e in toggl.entries if e.id == 7)
     gone.deleted_at = gone.at = datetime.now(UTC) + timedelta(seconds=5)
     searches = len(toggl.requests(REPORTS))
 
-    response = client.post("/api/sync/toggl", headers=auth_headers)
+    job = synced("toggl")
 
-    assert response.status_code == 200
-    assert toggl.requests(ENTRIES)[-1].args["since"] == first["cursor"]
+    assert job["state"] == "succeeded"
+    assert first["state"] == "succeeded"
+    cursor = client.get("/api/sync/status", headers=auth_headers).json["items"][0]["cursor"]
+    assert toggl.requests(ENTRIES)[-1].args["since"] == cursor
     assert len(toggl.requests(REPORTS)) == searches
-    assert response.json["deleted"] == 1
+    assert job["counts"]["deleted"] == 1
     assert "7" not in listed("toggl")
 
 
@@ -124,13 +128,13 @@ def test_the_next_toggl_sync_asks_for_changes_since_the_cursor(client, auth_head
     [((335, 250), True, False), ((120, 2), True, True), ((30, 2), False, True)],
 )
 def test_a_range_is_read_from_the_api_that_holds_its_days(
-    client, auth_headers, toggl, listed, days, reports, recent
+    synced, client, auth_headers, toggl, listed, days, reports, recent
 ):
     span = {"from": ago(days[0]).date().isoformat(), "to": ago(days[1]).date().isoformat()}
 
-    response = client.post("/api/sync/toggl", json=span, headers=auth_headers)
+    job = synced("toggl", span)
 
-    assert response.status_code == 200, response.json
+    assert job["state"] == "succeeded", job
     assert bool(toggl.requests(REPORTS)) is reports
     assert bool(toggl.requests(ENTRIES)) is recent
     expected = {e.id for e in toggl.entries if e.user_id == OWNER and not e.running}
@@ -139,29 +143,29 @@ def test_a_range_is_read_from_the_api_that_holds_its_days(
 
 
 def test_a_toggl_workspace_id_reads_only_that_workspaces_report(
-    client, auth_headers, toggl, listed
+    synced, client, auth_headers, toggl, listed
 ):
     body = {"api_token": "toggl-secret", "workspace_id": SIDE}
     client.put("/api/integrations/toggl", json=body, headers=auth_headers)
 
-    response = client.post("/api/sync/toggl", headers=auth_headers)
+    job = synced("toggl")
 
-    assert response.status_code == 200
+    assert job["state"] == "succeeded"
     assert list(listed("toggl")) == ["100"]
     assert {r.path.split("/")[-3] for r in toggl.requests(REPORTS)} == {str(SIDE)}
     assert toggl.requests("/me/workspaces") == []
 
 
 def test_a_refused_toggl_token_fails_the_run_and_stores_nothing(
-    client, auth_headers, toggl, listed
+    synced, client, auth_headers, toggl, listed
 ):
     body = {"api_token": "revoked"}
     client.put("/api/integrations/toggl", json=body, headers=auth_headers)
 
-    response = client.post("/api/sync/toggl", headers=auth_headers)
+    job = synced("toggl")
 
-    assert response.status_code == 502
-    assert "refused the stored credentials (403)" in response.json["detail"]
+    assert job["state"] == "failed"
+    assert "refused the stored credentials (403)" in job["error"]
     assert listed("toggl") == {}
 
 
@@ -199,22 +203,22 @@ def mine(fake: FakeTempo) -> set[str]:
     return {str(w["tempoWorklogId"]) for w in fake.worklogs if w["author"]["accountId"] == ME}
 
 
-def test_only_the_owners_tempo_worklogs_land(client, auth_headers, tempo, listed):
+def test_only_the_owners_tempo_worklogs_land(synced, client, auth_headers, tempo, listed):
     body = {"api_token": "tempo-secret", "account_id": ME}
     assert client.put("/api/integrations/tempo", json=body, headers=auth_headers).status_code == 200
 
-    response = client.post("/api/sync/tempo", headers=auth_headers)
+    job = synced("tempo")
 
-    assert response.status_code == 200, response.json
+    assert job["state"] == "succeeded", job
     assert set(listed("tempo")) == mine(tempo)
-    assert response.json["created"] == 5
+    assert job["counts"]["created"] == 5
     assert tempo.requests("/4/worklogs") == tempo.requests(f"/4/worklogs/user/{ME}")
     assert {r.args["limit"] for r in tempo.requests("/4/worklogs")} == {"2"}
     assert len(tempo.requests("/4/worklogs")) == 3
 
 
 def test_the_tempo_owner_comes_from_jira_when_jira_is_stored(
-    client, auth_headers, server, tempo, listed
+    synced, client, auth_headers, server, tempo, listed
 ):
     body = {
         "api_token": "tempo-secret",
@@ -224,27 +228,27 @@ def test_the_tempo_owner_comes_from_jira_when_jira_is_stored(
     }
     assert client.put("/api/integrations/tempo", json=body, headers=auth_headers).status_code == 200
 
-    response = client.post("/api/sync/tempo", headers=auth_headers)
+    job = synced("tempo")
 
-    assert response.status_code == 200, response.json
+    assert job["state"] == "succeeded", job
     assert set(listed("tempo")) == mine(tempo)
     assert {row[2] for row in listed("tempo").values()} == {"APP-1", "APP-2"}
     assert len(tempo.requests("/rest/api/3/myself")) == 1
 
 
 def test_a_later_tempo_sync_reconciles_through_the_owners_worklogs(
-    client, auth_headers, tempo, listed
+    synced, client, auth_headers, tempo, listed
 ):
     body = {"api_token": "tempo-secret", "account_id": ME}
     client.put("/api/integrations/tempo", json=body, headers=auth_headers)
-    client.post("/api/sync/tempo", headers=auth_headers)
+    synced("tempo")
     tempo.worklogs.remove(next(w for w in tempo.worklogs if w["timeSpentSeconds"] == 1800))
     tempo.server.clear_log()
 
-    response = client.post("/api/sync/tempo", headers=auth_headers)
+    job = synced("tempo")
 
-    assert response.status_code == 200
-    assert (response.json["deleted"], response.json["created"]) == (1, 0)
+    assert job["state"] == "succeeded"
+    assert (job["counts"]["deleted"], job["counts"]["created"]) == (1, 0)
     assert set(listed("tempo")) == mine(tempo)
     calls = tempo.requests("/4/worklogs")
     assert calls and calls == tempo.requests(f"/4/worklogs/user/{ME}")
@@ -275,16 +279,16 @@ def test_tempo_without_an_owner_is_422_and_changes_nothing(client, auth_headers,
 
 
 def test_a_tempo_integration_stored_without_an_owner_fails_and_says_what_to_do(
-    client, auth_headers, tempo, listed
+    synced, client, auth_headers, tempo, listed
 ):
     body = {"api_token": "tempo-secret", "account_id": ME}
     client.put("/api/integrations/tempo", json=body, headers=auth_headers)
     with db.connection_context():
         Integration.update(account_id=None).execute()
 
-    response = client.post("/api/sync/tempo", headers=auth_headers)
+    job = synced("tempo")
 
-    assert response.status_code == 502
-    assert "store the integration again with account_id" in response.json["detail"]
+    assert job["state"] == "failed"
+    assert "store the integration again with account_id" in job["error"]
     assert tempo.requests("/4/worklogs") == []
     assert listed("tempo") == {}

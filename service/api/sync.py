@@ -6,6 +6,7 @@ from flask import Blueprint
 from flask import current_app
 from flask import jsonify
 from flask import request
+from flask import url_for
 
 from service import integrations
 from service import sync
@@ -14,12 +15,11 @@ from service.models import utcnow
 from service.openapi import documented
 from service.schemas.json_body import parse_json_body
 from service.schemas.requests import SyncRequest
-from service.schemas.responses import SyncOutcome
+from service.schemas.responses import Job
 from service.schemas.responses import SyncStatusList
 from service.schemas.responses import dump
 from service.security import current_user_id
 from service.security import require_auth
-from service.sync.pull import SyncSettings
 
 bp = Blueprint("sync", __name__, url_prefix="/api/sync")
 require_auth(bp)
@@ -52,23 +52,19 @@ def add_sync_route(source: str) -> None:
 
     def run_sync():
         body = sync_request()
-        outcome = sync.run_sync(
-            current_user_id(),
-            source,
-            SyncSettings.from_config(current_app.config),
-            integrations.vault(current_app.config["INTEGRATIONS_KEY"]),
-            start=body.from_,
-            end=body.to,
-        )
-        return jsonify(dump(SyncOutcome, outcome))
+        queue = current_app.extensions["jobs"]
+        job = queue.request(current_user_id(), source, body.from_, body.to)
+        response = jsonify(dump(Job, job))
+        response.status_code = 202
+        response.headers["Location"] = url_for("jobs.get_job", job_id=job.id)
+        return response
 
     run_sync.__doc__ = (
-        f"Pull and upsert the caller's entries from {sync.LABELS[source]}; "
-        "optional `from`/`to` days (at most SYNC_HISTORY_DAYS back) re-read that range."
+        f"Queue a pull of the caller's entries from {sync.LABELS[source]} and answer its job "
+        "(`Location`); optional `from`/`to` days (at most SYNC_HISTORY_DAYS back) re-read "
+        "that range. While a job of this source is queued or running, answer that one."
     )
-    declare = documented(
-        {200: SyncOutcome}, body=SyncRequest, body_required=False, errors=(404, 409, 502)
-    )
+    declare = documented({202: Job}, body=SyncRequest, body_required=False, errors=(404,))
     bp.add_url_rule(f"/{source}", f"run_{source}", declare(run_sync), methods=["POST"])
 
 

@@ -227,6 +227,14 @@ class TempoIntegrationIn(Strict):
 IntegrationIn = TogglIntegrationIn | TempoIntegrationIn
 
 
+class JobQuery(Strict):
+    """Which of the caller's latest jobs to list (from query-string text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    source: Literal["toggl", "tempo"] | None = None
+
+
 class SyncRequest(Strict):
     """An optional range of days to (re)read; without it the sync continues from its cursor.
 

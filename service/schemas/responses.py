@@ -227,12 +227,29 @@ class SyncCounts(Answer):
     skipped: int
 
 
-class SyncOutcome(SyncCounts):
-    """A finished sync run and the cursor the next one continues from."""
+class Job(Answer):
+    """A sync job: who asked, its state, when it ran, what it did or why it failed."""
 
+    model_config = ConfigDict(extra="forbid", defer_build=True, serialize_by_alias=True)
+
+    id: uuid.UUID
     source: str
-    status: str
-    cursor: str
+    kind: Literal["requested", "scheduled", "cli"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    from_: date | None = Field(validation_alias="from_day", serialization_alias="from")
+    to: date | None = Field(validation_alias="to_day")
+    counts: SyncCounts
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobList(Answer):
+    """The caller's latest jobs, newest first."""
+
+    items: list[Job]
 
 
 class SyncSourceStatus(Answer):

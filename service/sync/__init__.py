@@ -15,6 +15,7 @@ from service import upserts
 from service.db import db
 from service.errors import APIError
 from service.integrations import Vault
+from service.models import COUNTS
 from service.models import Integration
 from service.models import SyncState
 from service.models import utcnow
@@ -31,7 +32,10 @@ log = logging.getLogger(__name__)
 PULLERS = {"toggl": toggl.pull, "tempo": tempo.pull}
 SOURCES = integrations.SOURCES
 LABELS = {"toggl": "Toggl", "tempo": "Tempo"}
-COUNTS = ("created", "updated", "unchanged", "deleted", "skipped")
+
+
+class Busy(APIError):
+    """Another run of the user's source holds it."""
 
 
 def credentials(integration: Integration, keys: Vault) -> Credentials:
@@ -66,6 +70,13 @@ def claim(user_id: uuid.UUID, source: str, stale_after: int, now: datetime) -> b
         .execute()
     )
     return won == 1
+
+
+def release(user_id: uuid.UUID, source: str) -> None:
+    """Free the run of a worker that died holding it (its job stopped beating)."""
+    SyncState.update(running_since=None).where(
+        (SyncState.user == user_id) & (SyncState.source == source)
+    ).execute()
 
 
 def finish(user_id: uuid.UUID, source: str, **outcome: Any) -> None:
@@ -106,7 +117,7 @@ def run_sync(
     now = utcnow()
     if not claim(user_id, source, settings.stale_after, now):
         metrics.record_sync(source, "busy")
-        raise APIError(409, f"A {label} sync of this user is already running.")
+        raise Busy(409, f"A {label} sync of this user is already running.")
     try:
         cursor = SyncState.get((SyncState.user == user_id) & (SyncState.source == source)).cursor
         pulled = PULLERS[source](creds, settings, Run(cursor, start, end, now))
