@@ -29,7 +29,8 @@ run: migrate ## serve on http://$(HOST):$(PORT) with gunicorn, and one job worke
 	$(DEV_ENV) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
 		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-cli: migrate ## run a flask command with make run's settings: make cli ARGS="clients list"
+cli: $(VENV)/.installed ## run a flask command with make run's settings: make cli ARGS="clients list"
+	@$(DEV_ENV) $(BIN)/python -m service.migrate >/dev/null
 	$(DEV_ENV) $(BIN)/flask --app wsgi $(ARGS)
 
 test: $(VENV)/.installed lint-deploy ## run every test (PostgreSQL half skips locally without a server)
