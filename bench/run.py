@@ -32,6 +32,7 @@ from bench.load import put_all
 from bench.load import wrk
 from bench.servers import ROOT
 from bench.servers import Server
+from bench.servers import service_env
 from service.config import ConfigError
 from service.config import server_settings
 
@@ -88,21 +89,6 @@ def prepare_database(args: argparse.Namespace) -> tuple[str, list[dict], float |
     started = time.perf_counter()
     seed.seed_entries(url, users, args.entries)
     return url, users, time.perf_counter() - started
-
-
-def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
-    """Return the service's settings as the image runs it, its metrics in METRICS_DIR."""
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir()
-    return {
-        "APP_ENV": "production",
-        "DATABASE_URL": url,
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "ACCESS_TOKEN_TTL": "7200",
-        "DRAIN_SECONDS": "0",
-        # As in the image: every worker's metrics in files, summed by /metrics.
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
 
 
 def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
