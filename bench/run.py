@@ -26,6 +26,7 @@ from pathlib import Path
 
 import orjson
 
+from bench import busy_livez
 from bench import seed
 from bench import table
 from bench.load import put_all
@@ -358,7 +359,9 @@ def import_row(imported: dict) -> table.Row:
     )
 
 
-def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None):
+def build_rows(
+    http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None, busy: dict
+):
     """Compare every figure with its ceiling or bound, in the order of the table."""
     entries_p99 = statistics.median(run["p99_ms"] for run in http["entries"])
     ceiling_p99 = statistics.median(run["p99_ms"] for run in http["psycopg_list"])
@@ -418,6 +421,7 @@ def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: s
             note=f"at start {max(rss['start'])}",
         )
     )
+    rows.append(busy_livez.row(busy))
     return rows
 
 
@@ -494,7 +498,10 @@ def main() -> None:
     finally:
         for server in servers.values():
             server.stop()
-    rows = build_rows(http, bulk, imported, rss, report_skip)
+    # On its own service, worker and scratch database, with the bench's servers stopped.
+    busy = busy_livez.measure(args.admin_url, RESULTS)
+    print(f"  busy /livez: {busy_livez.row(busy).note}", flush=True)
+    rows = build_rows(http, bulk, imported, rss, report_skip, busy)
     print()
     print(table.render(rows))
     result = {
@@ -507,6 +514,7 @@ def main() -> None:
         "bulk": bulk,
         "import": imported,
         "worker_rss_mib": rss,
+        "busy_livez": busy,
     }
     path = RESULTS / f"bench-{run_id}.json"
     path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
