@@ -26,12 +26,14 @@ from pathlib import Path
 
 import orjson
 
+from bench import busy_livez
 from bench import seed
 from bench import table
 from bench.load import put_all
 from bench.load import wrk
 from bench.servers import ROOT
 from bench.servers import Server
+from bench.servers import service_env
 from service.config import ConfigError
 from service.config import server_settings
 
@@ -88,21 +90,6 @@ def prepare_database(args: argparse.Namespace) -> tuple[str, list[dict], float |
     started = time.perf_counter()
     seed.seed_entries(url, users, args.entries)
     return url, users, time.perf_counter() - started
-
-
-def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
-    """Return the service's settings as the image runs it, its metrics in METRICS_DIR."""
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir()
-    return {
-        "APP_ENV": "production",
-        "DATABASE_URL": url,
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "ACCESS_TOKEN_TTL": "7200",
-        "DRAIN_SECONDS": "0",
-        # As in the image: every worker's metrics in files, summed by /metrics.
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
 
 
 def start_servers(url: str, first_user: str, log_dir: Path) -> dict[str, Server]:
@@ -372,7 +359,9 @@ def import_row(imported: dict) -> table.Row:
     )
 
 
-def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None):
+def build_rows(
+    http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None, busy: dict
+):
     """Compare every figure with its ceiling or bound, in the order of the table."""
     entries_p99 = statistics.median(run["p99_ms"] for run in http["entries"])
     ceiling_p99 = statistics.median(run["p99_ms"] for run in http["psycopg_list"])
@@ -432,6 +421,7 @@ def build_rows(http: dict, bulk: dict, imported: dict, rss: dict, report_skip: s
             note=f"at start {max(rss['start'])}",
         )
     )
+    rows.append(busy_livez.row(busy))
     return rows
 
 
@@ -508,7 +498,10 @@ def main() -> None:
     finally:
         for server in servers.values():
             server.stop()
-    rows = build_rows(http, bulk, imported, rss, report_skip)
+    # On its own service, worker and scratch database, with the bench's servers stopped.
+    busy = busy_livez.measure(args.admin_url, RESULTS)
+    print(f"  busy /livez: {busy_livez.row(busy).note}", flush=True)
+    rows = build_rows(http, bulk, imported, rss, report_skip, busy)
     print()
     print(table.render(rows))
     result = {
@@ -521,6 +514,7 @@ def main() -> None:
         "bulk": bulk,
         "import": imported,
         "worker_rss_mib": rss,
+        "busy_livez": busy,
     }
     path = RESULTS / f"bench-{run_id}.json"
     path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

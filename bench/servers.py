@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -95,3 +97,18 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
+    """Return the service's settings as the image runs it, its metrics in METRICS_DIR."""
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+    return {
+        "APP_ENV": "production",
+        "DATABASE_URL": url,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "ACCESS_TOKEN_TTL": "7200",
+        "DRAIN_SECONDS": "0",
+        # As in the image: every worker's metrics in files, summed by /metrics.
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }

@@ -8,6 +8,9 @@ import psycopg2.extensions
 import pytest
 
 from bench import seed
+from bench.busy_livez import percentile
+from bench.busy_livez import recent_entries
+from bench.busy_livez import row as busy_row
 from bench.run import disturbance
 from bench.run import gunicorn_layout
 from bench.run import import_row
@@ -156,3 +159,59 @@ def test_the_bench_names_the_layout_its_servers_run_and_stops_on_one_gunicorn_wo
     monkeypatch.setenv("THREADS", "4")
     with pytest.raises(SystemExit, match="THREADS must be 1 with WORKER_CLASS=sync"):
         gunicorn_layout()
+
+
+def test_the_p99_is_the_nearest_rank_so_one_slow_probe_in_a_hundred_does_not_count():
+    probes = [5.0] * 99 + [900.0]
+
+    assert percentile(probes, 99) == 5.0
+    assert percentile([*probes, 800.0], 99) == 800.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def busy_result(**changes):
+    result = {
+        "latencies_ms": [4.0] * 197 + [30.0, 60.0, 70.0],
+        "failures": 0,
+        "imports": [{"status": 200, "created": 100000, "seconds": 6.5}] * 2,
+        "jobs": [{"state": "succeeded", "counts": {}, "error": None}] * 4,
+        "seconds": 10.6,
+    }
+    return result | changes
+
+
+def test_the_busy_livez_row_holds_the_p99_to_50_ms_and_names_the_max_and_the_load():
+    row = busy_row(busy_result())
+
+    assert (row.figure, row.target, row.passed) == (30.0, "<= 50", True)
+    assert row.note == "max 70 ms; 200 probes in 11 s"
+    assert busy_row(busy_result(latencies_ms=[4.0] * 97 + [51.0, 52.0, 53.0])).passed is False
+
+
+def test_the_busy_livez_row_fails_when_a_probe_import_or_sync_failed_or_it_gave_up():
+    row = busy_row(
+        busy_result(
+            failures=2,
+            imports=[{"status": 413, "created": None, "seconds": 0.1}],
+            jobs=[{"state": "failed", "counts": {}, "error": "Toggl timed out"}],
+            gave_up=True,
+        )
+    )
+
+    assert row.passed is False
+    assert row.note == (
+        "max 70 ms; 200 probes in 11 s; an import answered 413; a sync failed: Toggl timed out; "
+        "gave up after 180 s; 2 probes failed"
+    )
+    skipped = busy_row({"skipped": "RuntimeError: service exited"})
+    assert (skipped.passed, skipped.note) == (None, "skipped: RuntimeError: service exited")
+
+
+def test_the_slow_toggl_answers_each_window_with_only_its_own_days():
+    everything = recent_entries({})
+    first = everything[-1]["start"][:10]
+
+    assert len(everything) == 3
+    assert all(e["stop"] and e["duration"] == 3600 for e in everything)
+    assert recent_entries({"start_date": ["2000-01-01"], "end_date": [first]}) == []
+    assert len(recent_entries({"start_date": [first], "end_date": ["2999-01-01"]})) == 3
