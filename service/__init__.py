@@ -44,6 +44,7 @@ def configure(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 
     app.config.update(load_config(overrides))
     app.json.sort_keys = False  # answers keep their response models' field order
+    app.json.ensure_ascii = False  # UTF-8 text as it is, as PostgreSQL writes it
     app.extensions["migrations"] = known_migrations(migrations_dir())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,10 +11,12 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import get_args
 
 import peewee
 
 from service.db import db
+from service.db import is_postgres
 from service.errors import APIError
 from service.models import TimeEntry
 from service.models import time_ordered_id
@@ -27,6 +30,29 @@ from service.schemas.responses import Entry
 
 # The columns the answer shows: the fields of the Entry response model.
 ANSWER_COLUMNS = tuple(getattr(TimeEntry, name) for name in Entry.model_fields)
+# How PostgreSQL writes a field of each type as the Entry model's JSON does: timestamps in
+# UTC with a Z and microseconds only when there are some, whole floats with ".0"; UUIDs
+# and text are JSON strings already.
+_RENDERED = {
+    datetime: (
+        "to_char(t.{0} AT TIME ZONE 'UTC', CASE WHEN date_trunc('second', t.{0}) = t.{0}"
+        """ THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)"""
+    ),
+    float: "(CASE WHEN t.{0} = trunc(t.{0}) THEN t.{0}::text || '.0' ELSE t.{0}::text END)::json",
+}
+
+
+def _rendered(name: str, annotation: Any) -> str:
+    """Return the SQL that writes column t.NAME as a field of type ANNOTATION in JSON."""
+    kinds = [kind for kind in get_args(annotation) or (annotation,) if kind is not type(None)]
+    return _RENDERED.get(kinds[0], "t.{0}").format(name)
+
+
+# One entry as the Entry model's fields, for PostgreSQL to write as JSON (row_to_json): the
+# list of a big page spends its time turning rows into objects and back into text otherwise.
+ENTRY_FIELDS = ", ".join(
+    f'{_rendered(name, field.annotation)} AS "{name}"' for name, field in Entry.model_fields.items()
+)
 EXPORT_CHUNK = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -35,8 +61,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Page:
     """One page of entries (rows of ANSWER_COLUMNS) and the cursor of the next page, if any."""
 
-    items: list[dict[str, Any]]
+    items: list[dict[str, Any]] | list[str]
     next_cursor: str | None
+    rendered: bool = False  # the items are JSON text PostgreSQL wrote (ENTRY_FIELDS)
 
 
 def owned_by(user_id: uuid.UUID) -> peewee.ModelSelect:
@@ -58,18 +85,37 @@ def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSe
 
 
 def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
-    """Return one page of the user's entries, newest first, keyset-paginated."""
+    """Return one page of the user's entries, newest first, keyset-paginated.
+
+    On PostgreSQL the items come back as JSON text rendered by the database (ENTRY_FIELDS);
+    elsewhere as rows for the Entry model to serialise.
+    """
     after = decode_cursor(filters.cursor) if filters.cursor else None
     query = filtered(TimeEntry.select(*ANSWER_COLUMNS).where(TimeEntry.user == user_id), filters)
     if after is not None:
         key, position = _keyset(*after)
         query = query.where(key < position)
-    query = query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc())
-    rows = list(query.limit(filters.limit + 1).dicts())
-    if len(rows) <= filters.limit:
-        return Page(rows, None)
-    del rows[filters.limit :]
-    return Page(rows, encode_cursor(rows[-1]["date"], rows[-1]["id"]))
+    query = query.order_by(TimeEntry.date.desc(), TimeEntry.id.desc()).limit(filters.limit + 1)
+    if not is_postgres(db):
+        rows = list(query.dicts())
+        cursor = _next_cursor(rows, filters.limit, lambda row: (row["date"], row["id"]))
+        return Page(rows, cursor)
+    page_sql, params = query.sql()
+    # Every part is a constant or SQL that peewee rendered with its parameters.
+    entry = f"CROSS JOIN LATERAL (SELECT {ENTRY_FIELDS}) AS e"
+    sql = f"SELECT row_to_json(e)::text, t.date, t.id FROM ({page_sql}) AS t {entry}"  # noqa: S608
+    sql += " ORDER BY t.date DESC, t.id DESC"
+    rows = list(db.execute_sql(sql, params))
+    cursor = _next_cursor(rows, filters.limit, lambda row: (row[1], uuid.UUID(str(row[2]))))
+    return Page([text for text, _date, _id in rows], cursor, rendered=True)
+
+
+def _next_cursor(rows: list[Any], limit: int, key: Callable[[Any], tuple[datetime, uuid.UUID]]):
+    """Drop the row past LIMIT from ROWS; return the cursor after the last kept one, if any."""
+    if len(rows) <= limit:
+        return None
+    del rows[limit:]
+    return encode_cursor(*key(rows[-1]))
 
 
 def export_entries(user_id: uuid.UUID, filters: EntryFilters) -> Iterator[TimeEntry]:

@@ -406,3 +406,26 @@ def test_text_with_a_nul_character_is_422_not_a_database_error(client, auth_head
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json["errors"]] == [field]
+
+
+def test_a_page_postgresql_writes_is_the_entry_models_json(make_app, pg_url):
+    client = make_app(pg_url).test_client()
+    account = {"email": "page@example.com", "password": PASSWORD}
+    client.post("/auth/register", json=account)
+    token = client.post("/auth/login", json=account).json["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    bodies = [
+        {"date": "2026-11-02T09:00:00Z", "duration": 2, "project": 'Ünïcode "quoted" \\ p'},
+        {"date": "2026-11-03T09:00:00.250000+01:00", "duration": 0.25, "description": "a\nb"},
+        {"date": "2026-11-04T23:59:59.000001Z", "duration": 0.00001, "source": "jira"},
+        {"date": "2026-11-05T00:00:00Z", "duration": 24, "external_id": "X-1"},
+    ]
+    created = [client.post("/api/entries", json=body, headers=headers).json for body in bodies]
+
+    first = client.get("/api/entries?limit=3", headers=headers)
+    rest = client.get(f"/api/entries?limit=3&cursor={first.json['next_cursor']}", headers=headers)
+
+    assert first.status_code == rest.status_code == 200
+    assert first.json["items"] + rest.json["items"] == created[::-1]
+    assert rest.json["next_cursor"] is None
+    assert first.get_data(as_text=True).startswith('{"items":[{"id":')
