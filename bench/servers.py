@@ -109,6 +109,8 @@ def service_env(url: str, metrics_dir: Path) -> dict[str, str]:
         "JWT_SECRET": secrets.token_urlsafe(48),
         "ACCESS_TOKEN_TTL": "7200",
         "DRAIN_SECONDS": "0",
+        # Required in production; the bench queues no job through it.
+        "JOBS_URL": f"sqlite:///{metrics_dir.parent / 'jobs.db'}",
         # As in the image: every worker's metrics in files, summed by /metrics.
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }

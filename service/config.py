@@ -182,6 +182,12 @@ def _jobs_settings(env: Mapping[str, str], database: str) -> dict[str, Any]:
 def _jobs_url(env: Mapping[str, str], database: str) -> str:
     """Return JOBS_URL, else a SQLite file next to a SQLite database (or under instance/)."""
     value = env.get("JOBS_URL")
+    production = (env.get("APP_ENV") or "production") == "production"
+    if not value and production and not database.startswith(SQLITE_FILE):
+        # The web pods queue what the workers run: a file of one pod's would reach none.
+        raise ConfigError(
+            "JOBS_URL must be set in production: the Redis the web and worker pods share"
+        )
     if not value:
         folder = INSTANCE_DIR.resolve()
         if database.startswith(SQLITE_FILE):

@@ -18,6 +18,7 @@ import requests
 from gunicorn.app.wsgiapp import WSGIApplication
 from gunicorn.config import Config
 
+from tests.conftest import JOBS_URL
 from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,7 @@ def server_env(database_url: str, port: int, **extra: object) -> dict[str, str]:
         "DRAIN_SECONDS": 0,
         "GRACEFUL_TIMEOUT": 15,
         "DB_WAIT_TIMEOUT": 10,
+        "JOBS_URL": JOBS_URL,
         **extra,
     }
     env.update({k: str(v) for k, v in settings.items()})

@@ -176,3 +176,13 @@ def test_the_job_queue_defaults_to_a_file_beside_a_sqlite_database(tmp_path):
 
     assert config["JOBS_URL"] == f"sqlite:///{tmp_path}/jobs.db"
     assert config["SYNC_INTERVAL"] == 900
+
+
+def test_production_on_postgresql_needs_the_shared_jobs_url():
+    env = {"JWT_SECRET": SECRET, "DATABASE_URL": "postgresql://app@db:5432/tt"}
+
+    with pytest.raises(ConfigError, match="JOBS_URL must be set in production"):
+        load_config(env=env)
+    assert load_config(env={**env, "JOBS_URL": "redis://redis:6379/0"})["JOBS_URL"] == (
+        "redis://redis:6379/0"
+    )
