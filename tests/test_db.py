@@ -6,7 +6,9 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import peewee
 import psycopg2
@@ -37,6 +39,15 @@ def test_postgresql_urls_are_pooled_by_default(url):
 
 def test_a_pool_hands_out_at_most_its_size_and_then_waits_the_connect_timeout(postgres_url):
     database = make_database(postgres_url, pool_size=1, connect_timeout=1)
+
+    with another_thread_holding_a_connection(database), pytest.raises(MaxConnectionsExceeded):
+        database.connect()
+    database.close_all()
+
+
+@contextmanager
+def another_thread_holding_a_connection(database) -> Iterator[None]:
+    """Hold one of DATABASE's connections in another thread for the block."""
     held, done = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -48,12 +59,10 @@ def test_a_pool_hands_out_at_most_its_size_and_then_waits_the_connect_timeout(po
     holder.start()
     held.wait(timeout=10)
     try:
-        with pytest.raises(MaxConnectionsExceeded):
-            database.connect()
+        yield
     finally:
         done.set()
         holder.join()
-    database.close_all()
 
 
 def test_postgresql_passwords_are_percent_decoded():
@@ -298,21 +307,9 @@ def test_a_request_that_finds_every_pooled_connection_taken_is_a_503(make_app, p
     email = {"email": "pool@example.com", "password": "correct horse battery"}
     client.post("/auth/register", json=email)
     token = client.post("/auth/login", json=email).json["access_token"]
-    held, done = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with db.connection_context():
-            held.set()
-            done.wait(timeout=10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(timeout=10)
-    try:
+    with another_thread_holding_a_connection(db):
         response = client.get("/api/entries", headers={"Authorization": f"Bearer {token}"})
-    finally:
-        done.set()
-        holder.join()
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
