@@ -14,9 +14,9 @@ from service.errors import register_error_handlers
 from service.hardening import init_hardening
 from service.keys import KeyRing
 from service.observability import init_observability
-from service.security import ACCESS
-from service.security import REFRESH
-from service.security import SERVICE
+from service.permissions import ACCESS
+from service.permissions import REFRESH
+from service.permissions import SERVICE
 from service.security import Passwords
 from service.security import Tokens
 

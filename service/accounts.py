@@ -18,12 +18,12 @@ from service.errors import APIError
 from service.models import RefreshToken
 from service.models import User
 from service.models import utcnow
-from service.security import ACCESS
-from service.security import REFRESH
-from service.security import USER_SCOPES
+from service.permissions import ACCESS
+from service.permissions import REFRESH
+from service.permissions import ROLE_SCOPES
+from service.permissions import format_scopes
 from service.security import Passwords
 from service.security import Tokens
-from service.security import format_scopes
 from service.security import unauthorized
 
 
@@ -152,6 +152,30 @@ def get_active_user(user_id: uuid.UUID) -> User:
     return user
 
 
+def deactivate(user_id: uuid.UUID) -> bool:
+    """Turn an account off: sign-in refused, every token of it (access, refresh, personal)
+    refused from the next request. Its data stays. Return whether it was active."""
+    with db.atomic():
+        changed = (
+            User.update(is_active=False, token_version=User.token_version + 1)
+            .where((User.id == user_id) & User.is_active)
+            .execute()
+        )
+        _revoke_all(str(user_id))
+    return bool(changed)
+
+
+def reactivate(user_id: uuid.UUID) -> bool:
+    """Turn an account back on; its old tokens stay revoked. Return whether it was off."""
+    changed = User.update(is_active=True).where((User.id == user_id) & ~User.is_active).execute()
+    return bool(changed)
+
+
+def set_role(user_id: uuid.UUID, role: str) -> bool:
+    """Give the user ROLE (one of models.ROLES); return whether the user exists."""
+    return bool(User.update(role=role).where(User.id == user_id).execute())
+
+
 def _revoke_all(subject: str) -> None:
     try:
         user_id = uuid.UUID(subject)
@@ -163,7 +187,8 @@ def _revoke_all(subject: str) -> None:
 
 
 def _open_session(user: User, tokens: Tokens) -> Session:
-    access = tokens.issue(str(user.id), ACCESS, claims={"scope": format_scopes(USER_SCOPES)})
+    claims = {"scope": format_scopes(ROLE_SCOPES[user.role]), "ver": user.token_version}
+    access = tokens.issue(str(user.id), ACCESS, claims=claims)
     refresh_token = tokens.issue(str(user.id), REFRESH)
     RefreshToken.create(jti=refresh_token.jti, user=user.id, expires_at=refresh_token.expires_at)
     return Session(access.token, refresh_token.token, access.expires_in)

@@ -19,11 +19,11 @@ from urllib.parse import unquote_plus
 from service.errors import OAuthError
 from service.models import ServiceClient
 from service.models import utcnow
-from service.security import ALL_SCOPES
-from service.security import SERVICE
+from service.permissions import SERVICE
+from service.permissions import SERVICE_SCOPES
+from service.permissions import format_scopes
+from service.permissions import parse_scopes
 from service.security import Tokens
-from service.security import format_scopes
-from service.security import parse_scopes
 
 SECRET_BYTES = 32
 GRANT_TYPE = "client_credentials"
@@ -46,11 +46,11 @@ def hash_secret(secret: str) -> str:
 def create_client(name: str, scopes: Iterable[str]) -> NewClient:
     """Create a client allowed SCOPES; unknown scopes are a ValueError."""
     wanted = frozenset(scopes)
-    unknown = wanted - ALL_SCOPES
+    unknown = wanted - SERVICE_SCOPES
     if unknown or not wanted:
         raise ValueError(
             f"unknown or no scopes: {format_scopes(unknown)}; choose from "
-            f"{format_scopes(ALL_SCOPES)}"
+            f"{format_scopes(SERVICE_SCOPES)}"
         )
     if not 1 <= len(name) <= 100:
         raise ValueError("the name must be 1 to 100 characters long")

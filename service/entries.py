@@ -29,7 +29,7 @@ from service.schemas.requests import EntryQuery
 from service.schemas.responses import Entry
 
 # The columns the answer shows: the fields of the Entry response model.
-ANSWER_COLUMNS = tuple(getattr(TimeEntry, name) for name in Entry.model_fields)
+ANSWER_COLUMNS = tuple(getattr(TimeEntry, name).alias(name) for name in Entry.model_fields)
 # How PostgreSQL writes a field of each type as the Entry model's JSON does: timestamps in
 # UTC with a Z and microseconds only when there are some, whole floats with ".0"; UUIDs
 # and text are JSON strings already.

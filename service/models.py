@@ -27,6 +27,10 @@ QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 ACTIVE = (QUEUED, RUNNING)
 # What a sync did to the stored entries.
 COUNTS = ("created", "updated", "unchanged", "deleted", "skipped")
+# A person's role: admin (everything), manager (the teams they manage), member (their own).
+ADMIN, MANAGER, MEMBER = "admin", "manager", "member"
+ROLES = (ADMIN, MANAGER, MEMBER)
+MAX_NAME = 100
 # The hex digit after a UUIDv7's third dash: the variant (binary 10), then two random bits.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -99,9 +103,84 @@ class User(BaseModel):
     password_hash = peewee.CharField(max_length=60)
     is_active = peewee.BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
+    # Added by a later migration, so last.
+    # The database defaults give the people of an earlier version their role and version.
+    role = peewee.CharField(
+        max_length=16,
+        default=MEMBER,
+        constraints=[peewee.SQL(f"DEFAULT '{MEMBER}'"), peewee.Check(f"role IN {ROLES}")],
+    )
+    display_name = peewee.CharField(max_length=MAX_NAME, null=True)
+    # Raised when a password changes or the account is deactivated: access tokens carry the
+    # version they were issued at (`ver`), and an older one stops working at once.
+    token_version = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
 
     class Meta:
         table_name = "users"
+
+
+class Team(BaseModel):
+    """A named group of people; its managers see and edit its members' time."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = peewee.CharField(max_length=MAX_NAME, unique=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "teams"
+
+
+class Membership(BaseModel):
+    """A person in a team, as a member or as one of its managers."""
+
+    team = peewee.ForeignKeyField(Team, on_delete="CASCADE", backref="memberships", index=False)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="memberships")
+    is_manager = peewee.BooleanField(default=False)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "memberships"
+        primary_key = peewee.CompositeKey("team", "user")
+
+
+class Invitation(BaseModel):
+    """A one-time sign-up for one email, with the role and teams it grants.
+
+    Only a SHA-256 digest of its token is kept; `team_ids` holds the teams' ids,
+    space-separated.
+    """
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    email = peewee.CharField(max_length=254)
+    role = peewee.CharField(max_length=16, default=MEMBER)
+    team_ids = peewee.TextField(default="")
+    invited_by = peewee.ForeignKeyField(User, on_delete="CASCADE", index=False)
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "invitations"
+
+
+class PersonalToken(BaseModel):
+    """A person's long-lived token for scripts: its scopes, expiry and revocation.
+
+    Only a SHA-256 digest of the token is kept; `scopes` is space-separated.
+    """
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="personal_tokens")
+    name = peewee.CharField(max_length=MAX_NAME)
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    scopes = peewee.CharField(max_length=255)
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "personal_tokens"
 
 
 class RefreshToken(BaseModel):
@@ -132,6 +211,8 @@ class TimeEntry(BaseModel):
     description = peewee.TextField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    # Added by a later migration, so last: the user or service client that last changed it.
+    updated_by = peewee.UUIDField(null=True)
 
     class Meta:
         table_name = "time_entries"
@@ -269,6 +350,10 @@ class ServiceClient(BaseModel):
 MODELS: tuple[type[BaseModel], ...] = (
     User,
     RefreshToken,
+    Team,
+    Membership,
+    Invitation,
+    PersonalToken,
     TimeEntry,
     Integration,
     SyncState,

@@ -1,13 +1,16 @@
-"""Passwords (bcrypt), tokens (PyJWT), scopes and the hook that requires a valid token.
+"""Passwords (bcrypt), tokens (PyJWT) and the hook that requires a valid token.
 
-Two kinds of bearer token reach the API, told apart by their `typ` claim and checked by
-separate rules: a user's access token (`sub` is the user, `scope` at most USER_SCOPES) and
-a service token from the client-credentials grant (`sub` and `client_id` name a service
-client that must still be active; `scope` is a subset of what that client was granted).
+Three kinds of bearer token reach the API, each checked by its own rules: a user's access
+token (`typ` access; `sub` is an active user, `ver` their token version, `scope` at most
+what their role grants now), a service token from the client-credentials grant (`typ`
+service; `sub` and `client_id` name a service client that must still be active, `scope`
+a subset of its grant) and a personal access token (opaque, PERSONAL_TOKEN_PREFIX, looked
+up by its digest; its owner must be active).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -20,6 +23,7 @@ from typing import Any
 
 import bcrypt
 import jwt
+import peewee
 from flask import Blueprint
 from flask import current_app
 from flask import g
@@ -28,12 +32,22 @@ from flask import request
 from service.db import db
 from service.errors import APIError
 from service.keys import KeyRing
+from service.models import PersonalToken
 from service.models import ServiceClient
 from service.models import User
+from service.models import utcnow
+from service.permissions import ACCESS
+from service.permissions import ENTRIES_ANY_USER
+from service.permissions import PERSON_SCOPES
+from service.permissions import PERSONAL
+from service.permissions import ROLE_SCOPES
+from service.permissions import SERVICE
+from service.permissions import SERVICE_SCOPES
+from service.permissions import USER_SCOPES
+from service.permissions import Principal
+from service.permissions import may_see
+from service.permissions import parse_scopes
 
-ACCESS = "access"
-REFRESH = "refresh"
-SERVICE = "service"
 BCRYPT_MAX_BYTES = 72
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "jti", "typ"]
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -41,14 +55,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 # the same token with every request, and verifying it again is a large share of the CPU a
 # small request costs (docs/benchmarks.md).
 VERIFIED_TOKENS = 1024
-
-ENTRIES_READ = "entries:read"
-ENTRIES_WRITE = "entries:write"
-IMPORTS_WRITE = "imports:write"
-REPORTS_READ = "reports:read"
-ENTRIES_ANY_USER = "entries:any-user"
-USER_SCOPES = frozenset({ENTRIES_READ, ENTRIES_WRITE, IMPORTS_WRITE, REPORTS_READ})
-ALL_SCOPES = USER_SCOPES | {ENTRIES_ANY_USER}
+# How a personal access token starts, so it is told from a JWT without parsing it.
+PERSONAL_TOKEN_PREFIX = "ttp_"  # noqa: S105 (a prefix, not a secret)
 
 _protected: weakref.WeakSet[Blueprint] = weakref.WeakSet()
 
@@ -84,30 +92,6 @@ class IssuedToken:
     jti: uuid.UUID
     expires_at: datetime
     expires_in: int
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a verified token speaks for: a user, or a service client, and its scopes."""
-
-    kind: str
-    subject: str
-    scopes: frozenset[str]
-
-    @property
-    def is_service(self) -> bool:
-        """Tell whether a service client (not a person) holds the token."""
-        return self.kind == SERVICE
-
-
-def format_scopes(scopes: frozenset[str] | set[str]) -> str:
-    """Render scopes as the space-separated, sorted string OAuth uses."""
-    return " ".join(sorted(scopes))
-
-
-def parse_scopes(text: str) -> frozenset[str]:
-    """Split an OAuth scope string into its scopes."""
-    return frozenset(text.split())
 
 
 class Tokens:
@@ -220,21 +204,62 @@ def _scopes_claim(claims: dict[str, Any], default: frozenset[str]) -> frozenset[
 
 
 def _user_principal(claims: dict[str, Any]) -> Principal:
-    """Apply the user-token rules: a user id subject, user scopes only, no client."""
+    """Apply the user-token rules: an active user at the token's version, person scopes only.
+
+    The role is read now: the token's scopes count only as far as the role still grants them.
+    """
     scopes = _scopes_claim(claims, USER_SCOPES)
-    if "client_id" in claims or not scopes <= USER_SCOPES:
+    if "client_id" in claims or not scopes <= PERSON_SCOPES:
         raise unauthorized("The token's claims are not those of a user token.")
     try:
-        subject = str(uuid.UUID(claims["sub"]))
+        subject = uuid.UUID(claims["sub"])
     except (ValueError, AttributeError, TypeError):
         raise unauthorized("The token's subject is not a user.") from None
-    return Principal(ACCESS, subject, scopes)
+    db.connect(reuse_if_open=True)
+    user = _active_user(User.id == subject)
+    if claims.get("ver", 0) != user.token_version:
+        raise unauthorized("The token was revoked: the password changed or the account was off.")
+    return Principal(ACCESS, str(subject), scopes & ROLE_SCOPES[user.role], user.role)
+
+
+def _active_user(where: peewee.Expression) -> User:
+    user = User.select(User.role, User.token_version).where(where & User.is_active).first()
+    if user is None:
+        raise unauthorized("The account is not active.")
+    return user
+
+
+def hash_token(token: str) -> str:
+    """Return the hex SHA-256 digest a personal access token or invitation is stored as."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _personal_principal(token: str) -> Principal:
+    """Apply the personal-token rules: unrevoked, unexpired, its owner active, the owner's
+    role still granting its scopes."""
+    db.connect(reuse_if_open=True)
+    found = (
+        PersonalToken.select(PersonalToken.user, PersonalToken.scopes, User.role)
+        .join(User)
+        .where(
+            (PersonalToken.token_hash == hash_token(token))
+            & PersonalToken.revoked_at.is_null()
+            & (PersonalToken.expires_at.is_null() | (PersonalToken.expires_at > utcnow()))
+            & User.is_active
+        )
+        .first()
+    )
+    if found is None:
+        raise unauthorized("The personal access token is unknown, revoked or expired.")
+    role = found.user.role
+    scopes = parse_scopes(found.scopes) & ROLE_SCOPES[role]
+    return Principal(PERSONAL, str(found.user_id), scopes, role)
 
 
 def _service_principal(claims: dict[str, Any]) -> Principal:
     """Apply the service-token rules: an active client, scopes it still holds."""
     scopes = _scopes_claim(claims, frozenset())
-    if claims.get("client_id") != claims["sub"] or not scopes <= ALL_SCOPES:
+    if claims.get("client_id") != claims["sub"] or not scopes <= SERVICE_SCOPES:
         raise unauthorized("The token's claims are not those of a service token.")
     db.connect(reuse_if_open=True)
     client = ServiceClient.active(claims["sub"])
@@ -246,7 +271,9 @@ def _service_principal(claims: dict[str, Any]) -> Principal:
 
 
 def authenticate(token: str) -> Principal:
-    """Verify a bearer TOKEN and return whom it speaks for."""
+    """Verify a bearer TOKEN (a JWT or a personal access token) and return whom it speaks for."""
+    if token.startswith(PERSONAL_TOKEN_PREFIX):
+        return _personal_principal(token)
     claims = current_app.extensions["tokens"].verify(token, ACCESS, SERVICE)
     if claims["typ"] == SERVICE:
         return _service_principal(claims)
@@ -313,23 +340,25 @@ def _user_id_param(raw: str) -> uuid.UUID:
 
 
 def _acting_user(principal: Principal, raw: str | None) -> uuid.UUID:
-    if not principal.is_service:
-        own = uuid.UUID(principal.subject)
-        if raw is not None and _user_id_param(raw) != own:
-            raise forbidden(
-                f"Only a service token with '{ENTRIES_ANY_USER}' may act for another user.",
-                ENTRIES_ANY_USER,
-            )
-        return own
-    if ENTRIES_ANY_USER not in principal.scopes:
+    if principal.is_service and ENTRIES_ANY_USER not in principal.scopes:
         raise forbidden(
             f"A service token needs the scope '{ENTRIES_ANY_USER}' to act for a user.",
             ENTRIES_ANY_USER,
         )
     if raw is None:
-        errors = [{"field": "user_id", "message": "is required with a service token"}]
-        raise APIError(422, "The request is invalid.", errors=errors)
+        if principal.is_service:
+            errors = [{"field": "user_id", "message": "is required with a service token"}]
+            raise APIError(422, "The request is invalid.", errors=errors)
+        return principal.user_id
     user_id = _user_id_param(raw)
+    if user_id == principal.user_id:
+        return user_id
+    if not may_see(principal, user_id):
+        raise forbidden(
+            "Only admins, the managers of the user's teams and service tokens with "
+            f"'{ENTRIES_ANY_USER}' may act for another user.",
+            None if principal.is_service else ENTRIES_ANY_USER,
+        )
     if not User.select().where((User.id == user_id) & User.is_active).exists():
         raise APIError(404, "The user was not found.")
     return user_id

@@ -28,12 +28,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
+from service import accounts
 from service import clients
 from service import create_app
 from service.db import db
 from service.migrate import migrate
 from service.migrate import open_database
 from service.models import MODELS
+from service.models import Membership
+from service.models import Team
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -138,6 +141,8 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         # Tests sign in many times from one address; tests of the limits set their own.
         "RATE_LIMIT_PER_ADDRESS": "10000 per minute",
         "RATE_LIMIT_PER_ACCOUNT": "10000 per minute",
+        # Most tests sign people up themselves; tests of the policy set their own.
+        "REGISTRATION": "open",
         **extra,
     }
 
@@ -174,16 +179,42 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def make_user(client: FlaskClient) -> Callable[..., dict[str, Any]]:
-    """Register users through the API; returns the user with its password."""
+def make_user(app: Flask, client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Register users through the API, with ROLE given as the CLI gives it; returns the user
+    with its password."""
 
-    def register(email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+    def register(
+        email: str | None = None, password: str = PASSWORD, role: str = "member"
+    ) -> dict[str, Any]:
         email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
         response = client.post("/auth/register", json={"email": email, "password": password})
         assert response.status_code == 201, response.json
-        return {**response.json, "password": password}
+        if role != "member":
+            with app.app_context(), db.connection_context():
+                assert accounts.set_role(uuid.UUID(response.json["id"]), role)
+        return {**response.json, "role": role, "password": password}
 
     return register
+
+
+@pytest.fixture
+def make_team(app: Flask) -> Callable[..., dict[str, Any]]:
+    """Create a team with MEMBERS and MANAGERS (users from make_user) directly in the
+    database (the teams API has its own tests); returns its id and name."""
+
+    def create(
+        name: str | None = None,
+        members: tuple[dict[str, Any], ...] = (),
+        managers: tuple[dict[str, Any], ...] = (),
+    ) -> dict[str, Any]:
+        name = name or f"team-{uuid.uuid4().hex[:8]}"
+        with app.app_context(), db.connection_context():
+            team = Team.create(name=name)
+            for person, is_manager in [(m, False) for m in members] + [(m, True) for m in managers]:
+                Membership.create(team=team, user=uuid.UUID(person["id"]), is_manager=is_manager)
+        return {"id": str(team.id), "name": name}
+
+    return create
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ def server_env(database_url: str, port: int, **extra: object) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "JWT_SECRET": TEST_SECRET,
         "BCRYPT_ROUNDS": 4,
+        "REGISTRATION": "open",
         "HOST": "127.0.0.1",
         "PORT": port,
         "WORKER_CLASS": "gthread",

@@ -15,7 +15,7 @@ def test_register_answers_the_user_without_its_hash(client):
 
     assert response.status_code == 201
     assert response.json["email"] == "ada@example.com"
-    assert set(response.json) == {"id", "email", "is_active", "created_at"}
+    assert set(response.json) == {"id", "email", "display_name", "role", "is_active", "created_at"}
 
 
 def test_register_with_a_taken_email_answers_alike_and_creates_nothing(client, make_user, login):
@@ -26,7 +26,7 @@ def test_register_with_a_taken_email_answers_alike_and_creates_nothing(client, m
     )
 
     assert response.status_code == 201
-    assert set(response.json) == {"id", "email", "is_active", "created_at"}
+    assert set(response.json) == {"id", "email", "display_name", "role", "is_active", "created_at"}
     assert response.json["email"] == "grace@example.com"
     assert response.json["id"] != grace["id"]
     assert User.select().count() == 1

@@ -19,6 +19,8 @@ from service.db import use_database
 from service.errors import APIError
 from service.models import TimeEntry
 from service.openapi import documented
+from service.permissions import ENTRIES_READ
+from service.permissions import ENTRIES_WRITE
 from service.schemas.json_body import parse_json_body
 from service.schemas.requests import BulkRequest
 from service.schemas.requests import EntryIn
@@ -30,8 +32,6 @@ from service.schemas.responses import Entry
 from service.schemas.responses import EntryList
 from service.schemas.responses import EntryPage
 from service.schemas.responses import dump
-from service.security import ENTRIES_READ
-from service.security import ENTRIES_WRITE
 from service.security import current_user_id
 from service.security import require_auth
 

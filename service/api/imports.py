@@ -13,11 +13,11 @@ from service import importers
 from service.db import use_database
 from service.errors import APIError
 from service.openapi import documented
+from service.permissions import IMPORTS_WRITE
 from service.schemas.requests import ImportOptions
 from service.schemas.requests import ImportUpload
 from service.schemas.responses import ImportOutcome
 from service.schemas.responses import dump
-from service.security import IMPORTS_WRITE
 from service.security import current_user_id
 from service.security import require_auth
 

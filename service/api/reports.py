@@ -9,10 +9,10 @@ from flask import request
 from service import reports
 from service.db import use_database
 from service.openapi import documented
+from service.permissions import REPORTS_READ
 from service.schemas.requests import ReportQuery
 from service.schemas.responses import ReportSummary
 from service.schemas.responses import dump
-from service.security import REPORTS_READ
 from service.security import current_user_id
 from service.security import require_auth
 

@@ -9,6 +9,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Annotated
 from typing import Any
+from typing import Literal
 
 from pydantic import AfterValidator
 from pydantic import AwareDatetime
@@ -23,7 +24,9 @@ from service.models import LATEST
 from service.models import MAX_DESCRIPTION
 from service.models import MAX_EXTERNAL_ID
 from service.models import MAX_HOURS
+from service.models import MAX_NAME
 from service.models import MAX_PROJECT
+from service.models import ROLES
 from service.models import SOURCE_PATTERN
 
 # Text never holds NUL: PostgreSQL cannot store it, and no real name or note contains it.
@@ -39,6 +42,11 @@ Project = Annotated[str, StringConstraints(max_length=MAX_PROJECT, pattern=NO_NU
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION, pattern=NO_NUL)]
 Hours = Annotated[float, Field(gt=0, le=MAX_HOURS, allow_inf_nan=False)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Role = Literal[ROLES]  # type: ignore[valid-type]
+# A person's or a team's name: trimmed, not blank.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME, pattern=NO_NUL)
+]
 
 
 class Strict(BaseModel):

@@ -15,6 +15,8 @@ from pydantic import Field
 from pydantic import RootModel
 from pydantic import StringConstraints
 
+from service.schemas.fields import Role
+
 
 def dump(model: type[BaseModel], value: Any) -> Any:
     """Return VALUE (an object, or a dict of its fields) as MODEL's JSON-ready data.
@@ -56,6 +58,8 @@ class Account(Answer):
 
     id: uuid.UUID
     email: str
+    display_name: str | None
+    role: Role
     is_active: bool
     created_at: datetime
 
@@ -110,9 +114,10 @@ class JwkSet(Answer):
 
 
 class Entry(Answer):
-    """A stored time entry."""
+    """A stored time entry, whose it is and who changed it last."""
 
     id: uuid.UUID
+    user_id: uuid.UUID
     date: datetime
     duration: float
     project: str | None
@@ -121,6 +126,9 @@ class Entry(Answer):
     external_id: str | None
     created_at: datetime
     updated_at: datetime
+    updated_by: uuid.UUID | None = Field(
+        description="The user or service client that created or last changed it."
+    )
 
 
 class EntryList(RootModel[list[Entry]]):
