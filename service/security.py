@@ -356,8 +356,7 @@ def _acting_user(principal: Principal, raw: str | None) -> uuid.UUID:
     if not may_see(principal, user_id):
         raise forbidden(
             "Only admins, the managers of the user's teams and service tokens with "
-            f"'{ENTRIES_ANY_USER}' may act for another user.",
-            None if principal.is_service else ENTRIES_ANY_USER,
+            f"'{ENTRIES_ANY_USER}' may act for another user."
         )
     if not User.select().where((User.id == user_id) & User.is_active).exists():
         raise APIError(404, "The user was not found.")
