@@ -18,6 +18,7 @@ from schemathesis.checks import positive_data_acceptance
 from service import create_app
 from service.openapi import IGNORED_METHODS
 from service.openapi import operation_of
+from service.permissions import SERVICE_SCOPES
 from service.security import is_protected
 from tests.conftest import settings
 from tests.test_health import closed_port
@@ -206,16 +207,26 @@ fuzzing = hypothesis.settings(
 
 @contract.parametrize()
 @fuzzing
-def test_the_api_honours_its_contract_under_fuzzing(case, app, auth_headers):
+def test_the_api_honours_its_contract_for_a_member(case, app, auth_headers):
     check_case(case, app, auth_headers)
 
 
 @pytest.fixture
+def admin_headers(make_user, headers_for) -> dict[str, str]:
+    """Headers of an admin, who may see and change everyone's data."""
+    return headers_for(make_user(role="admin"))
+
+
+@contract.parametrize()
+@fuzzing
+def test_the_api_honours_its_contract_for_an_admin(case, app, admin_headers):
+    check_case(case, app, admin_headers)
+
+
+@pytest.fixture
 def robot_headers(make_client, service_token) -> dict[str, str]:
-    """Headers of a service client holding every scope, entries:any-user included."""
-    robot = make_client(
-        "entries:read", "entries:write", "imports:write", "reports:read", "entries:any-user"
-    )
+    """Headers of a service client holding every scope a service may hold."""
+    robot = make_client(*sorted(SERVICE_SCOPES))
     return {"Authorization": f"Bearer {service_token(robot)}"}
 
 
