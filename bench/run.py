@@ -43,6 +43,7 @@ IMPORT_LINE = re.compile(
 )
 REPORT_PATH = "/api/reports/summary?from=2024-01-01T00:00:00Z&to=2027-01-01T00:00:00Z"
 REPORT_QUERY = "&group_by=project,week"
+ORG_REPORT_QUERY = "&all=true&group_by=user,month"
 WEEK = f"from={seed.WEEK_FROM.isoformat()}&to={seed.WEEK_TO.isoformat()}".replace("+", "%2B")
 LIST_PATH = f"/api/entries?{WEEK}&limit=50"
 BULK_BATCH = 1000
@@ -52,15 +53,24 @@ LOPSIDED_SHARE = 0.9
 # puts them), so a disturbed run gets several more tries before it is kept as it is.
 DISTURBED_RERUNS = 5
 # Each figure and the ceilings it is divided by, measured back to back.
-PAIRED = (("livez", "bare_wsgi", "bare_flask"), ("health", "select1"), ("entries", "psycopg_list"))
+PAIRED = (
+    ("livez", "bare_wsgi", "bare_flask"),
+    ("health", "select1"),
+    ("entries", "psycopg_list"),
+    ("team_entries", "psycopg_team_list"),
+)
+# The measures besides the wrk targets, which --only may also name.
+STEPS = ("import", "bulk", "busy")
+# The team whose list is measured (not the first user's: its people hold even shares).
+LISTED_TEAM = 1
 
 
 def add_shared_args(parser: argparse.ArgumentParser) -> None:
     """Add the seed's and wrk's knobs, shared with the other bench scripts."""
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--database", default="tt_bench")
-    parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--entries", type=int, default=2_000_000)
+    parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=3, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=32)
 
@@ -73,6 +83,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bulk-rows", type=int, default=100_000)
     parser.add_argument("--bulk-concurrency", type=int, default=2)
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        help="comma-separated wrk targets (with their ceilings) and steps (import, bulk, busy) "
+        "to run, e.g. org_report,team_entries; default: all",
+    )
     return parser.parse_args()
 
 
@@ -145,9 +161,13 @@ def http_status(url: str, token: str) -> int:
         return exc.code
 
 
-def http_targets(servers: dict[str, Server], users: list[dict], token: str) -> dict[str, dict]:
-    """Name every wrk target: URL, token and connections (None: the run's default)."""
-    service = servers["service"]
+def http_targets(servers: dict[str, Server], users: list[dict], tokens: dict) -> dict[str, dict]:
+    """Name every wrk target: URL, token and connections (None: the run's default).
+
+    TOKENS holds the first user's ("admin") and the listed team's manager's ("manager").
+    """
+    service, token = servers["service"], tokens["admin"]
+    team = listed_team(users)["team"]
     return {
         "livez": {"server": service, "path": "/livez"},
         "bare_wsgi": {"server": servers["bare_wsgi"], "path": "/livez"},
@@ -159,13 +179,50 @@ def http_targets(servers: dict[str, Server], users: list[dict], token: str) -> d
             "server": servers["psycopg_list"],
             "path": f"{LIST_PATH}&user={users[0]['id']}",
         },
+        "team_entries": {
+            "server": service,
+            "path": f"{LIST_PATH}&team={team}",
+            "token": tokens["manager"],
+        },
+        "psycopg_team_list": {
+            "server": servers["psycopg_list"],
+            "path": f"{LIST_PATH}&team={team}",
+        },
         "report": {
             "server": service,
             "path": REPORT_PATH + REPORT_QUERY,
             "token": token,
             "connections": 1,
         },
+        "org_report": {
+            "server": service,
+            "path": REPORT_PATH + ORG_REPORT_QUERY,
+            "token": token,
+            "connections": 1,
+        },
     }
+
+
+def listed_team(users: list[dict]) -> dict:
+    """Return the manager of the team whose list is measured (their `team` names it)."""
+    team = users[LISTED_TEAM * seed.TEAM_SIZE]["team"]
+    return next(u for u in users if u["team"] == team and u["role"] == "manager")
+
+
+def selected(targets: dict[str, dict], only: list[str] | None) -> dict[str, dict]:
+    """Keep the targets ONLY names and the ceilings they are paired with (all without ONLY)."""
+    if not only:
+        return targets
+    wanted = set(only)
+    for group in PAIRED:
+        if wanted & set(group):
+            wanted |= set(group)
+    return {name: target for name, target in targets.items() if name in wanted}
+
+
+def runs_step(args: argparse.Namespace, step: str) -> bool:
+    """Tell whether the run includes STEP (import, bulk, busy)."""
+    return not args.only or step in args.only
 
 
 def measure_http(targets: dict[str, dict], args: argparse.Namespace) -> dict[str, list[dict]]:
@@ -331,6 +388,8 @@ def import_runs(output: str) -> list[dict[str, float]]:
 
 
 IMPORT_MEASURE = "Toggl CSV import 100k rows s vs COPY"
+# The issue's bound on a summary's p50, on one connection.
+REPORT_MAX_MS = 300
 # The issue's target: an import takes at most twice as long as COPY of the same rows.
 IMPORT_MAX_COPY_RATIO = 2
 
@@ -360,17 +419,74 @@ def import_row(imported: dict) -> table.Row:
 
 
 def build_rows(
-    http: dict, bulk: dict, imported: dict, rss: dict, report_skip: str | None, busy: dict
-):
-    """Compare every figure with its ceiling or bound, in the order of the table."""
+    http: dict, bulk: dict | None, imported: dict | None, rss: dict, skips: dict, busy: dict | None
+) -> list[table.Row]:
+    """Compare every figure that ran with its ceiling or bound, in the order of the table."""
+    rows = []
+    if "livez" in http:
+        rows += [
+            table.ratio_row("/livez req/s vs bare Flask", http, "livez", "bare_flask", "rps", 0.9),
+            table.ratio_row("/livez req/s vs bare WSGI", http, "livez", "bare_wsgi", "rps"),
+        ]
+    if "health" in http:
+        rows.append(
+            table.ratio_row(
+                "/health req/s vs Flask+pool SELECT 1", http, "health", "select1", "rps", 0.9
+            )
+        )
+    if "entries" in http:
+        rows += list_rows(http)
+    if "team_entries" in http:
+        rows.append(
+            table.ratio_row(
+                "GET /api/entries?team= req/s vs psycopg2+dicts",
+                http,
+                "team_entries",
+                "psycopg_team_list",
+                "rps",
+                0.8,
+            )
+        )
+    for name, measure, entries in (
+        ("report", "report summary p50 ms (1 conn)", http.get("report_entries")),
+        ("org_report", "org-wide summary by user,month p50 ms (1 conn)", http.get("org_entries")),
+    ):
+        if name in http or name in skips:
+            rows.append(report_row(measure, http.get(name), skips.get(name), entries))
+    if bulk is not None:
+        rows += [
+            table.ratio_row(
+                "bulk PUT new keys rows/s vs COPY", bulk, "bulk_new", "copy", "rows_per_s", 0.45
+            ),
+            table.ratio_row(
+                "bulk PUT existing keys rows/s vs COPY",
+                bulk,
+                "bulk_existing",
+                "copy",
+                "rows_per_s",
+                0.45,
+            ),
+        ]
+    if imported is not None:
+        rows.append(import_row(imported))
+    rows.append(
+        table.limit_row(
+            "worker RSS MiB after the run (max)",
+            max(rss["end"]),
+            60,
+            note=f"at start {max(rss['start'])}",
+        )
+    )
+    if busy is not None:
+        rows.append(busy_livez.row(busy))
+    return rows
+
+
+def list_rows(http: dict) -> list[table.Row]:
+    """The single-user list against its ceiling, and its p99."""
     entries_p99 = statistics.median(run["p99_ms"] for run in http["entries"])
     ceiling_p99 = statistics.median(run["p99_ms"] for run in http["psycopg_list"])
-    rows = [
-        table.ratio_row("/livez req/s vs bare Flask", http, "livez", "bare_flask", "rps", 0.9),
-        table.ratio_row("/livez req/s vs bare WSGI", http, "livez", "bare_wsgi", "rps"),
-        table.ratio_row(
-            "/health req/s vs Flask+pool SELECT 1", http, "health", "select1", "rps", 0.9
-        ),
+    return [
         table.ratio_row(
             "GET /api/entries req/s vs psycopg2+dicts", http, "entries", "psycopg_list", "rps", 0.8
         ),
@@ -381,48 +497,59 @@ def build_rows(
             note=f"psycopg2 ceiling p99 {ceiling_p99:.0f} ms",
         ),
     ]
-    if report_skip:
-        rows.append(table.skipped_row("report summary p50 ms", report_skip))
-    else:
-        finished = [run for run in http["report"] if run["requests"]]
-        if len(finished) < len(http["report"]):
-            rows.append(
-                table.Row(
-                    "report summary p50 ms (1 conn)",
-                    None,
-                    target="<= 300",
-                    passed=False,
-                    note="a run finished no request within the 5 s wrk timeout",
-                )
-            )
-        else:
-            p50 = statistics.median(run["p50_ms"] for run in finished)
-            note = f"over {http['report_entries']:,} entries"
-            rows.append(table.limit_row("report summary p50 ms (1 conn)", p50, 300, note=note))
-    rows += [
-        table.ratio_row(
-            "bulk PUT new keys rows/s vs COPY", bulk, "bulk_new", "copy", "rows_per_s", 0.45
-        ),
-        table.ratio_row(
-            "bulk PUT existing keys rows/s vs COPY",
-            bulk,
-            "bulk_existing",
-            "copy",
-            "rows_per_s",
-            0.45,
-        ),
-    ]
-    rows.append(import_row(imported))
-    rows.append(
-        table.limit_row(
-            "worker RSS MiB after the run (max)",
-            max(rss["end"]),
-            60,
-            note=f"at start {max(rss['start'])}",
+
+
+def report_row(measure: str, runs: list[dict] | None, skip: str | None, entries: int) -> table.Row:
+    """Hold a report's p50 on one connection to REPORT_MAX_MS; a run that finished no
+    request fails it."""
+    if skip:
+        return table.skipped_row(measure, skip)
+    finished = [run for run in runs if run["requests"]]
+    if len(finished) < len(runs):
+        note = "a run finished no request within the 5 s wrk timeout"
+        return table.Row(measure, None, target=f"<= {REPORT_MAX_MS}", passed=False, note=note)
+    p50 = statistics.median(run["p50_ms"] for run in finished)
+    return table.limit_row(measure, p50, REPORT_MAX_MS, note=f"over {entries:,} entries")
+
+
+def measure_service(url: str, users: list[dict], args: argparse.Namespace, run_id: str):
+    """Serve the service and its ceilings; run wrk, the import and the bulk upserts.
+
+    Return the wrk runs, bulk runs, import runs (None when not run), the workers' RSS and
+    why a report target was skipped.
+    """
+    servers = start_servers(url, users[0]["id"], RESULTS)
+    try:
+        service = servers["service"]
+        tokens = {
+            "admin": login(service.url, users[0]),
+            "manager": login(service.url, listed_team(users)),
+        }
+        rss_start = service.worker_rss_mib()
+        targets = selected(http_targets(servers, users, tokens), args.only)
+        skips = {}
+        for name in ("report", "org_report"):
+            if name in targets:
+                status = http_status(url_of(targets[name]), targets[name]["token"])
+                if status != 200:
+                    skips[name] = f"/api/reports/summary answered {status}"
+                    del targets[name]
+        http = measure_http(targets, args)
+        http["connections"] = args.connections
+        http["report_entries"] = seed.shares(args.entries, len(users))[0]
+        http["org_entries"] = args.entries
+        # Before the bulk upserts, whose dead rows autovacuum would clean up meanwhile.
+        imported = (
+            measure_import(args.admin_url, args.repeats) if runs_step(args, "import") else None
         )
-    )
-    rows.append(busy_livez.row(busy))
-    return rows
+        bulk = None
+        if runs_step(args, "bulk"):
+            bulk = measure_bulk(url, service, users, tokens["admin"], args, run_id)
+        rss = {"start": rss_start, "end": service.worker_rss_mib()}
+    finally:
+        for server in servers.values():
+            server.stop()
+    return http, bulk, imported, rss, skips
 
 
 def gunicorn_layout() -> dict[str, object]:
@@ -477,31 +604,13 @@ def main() -> None:
     url, users, seeded = prepare_database(args)
     if seeded is not None:
         print(f"  seeded in {seeded:.1f} s", flush=True)
-    servers = start_servers(url, users[0]["id"], RESULTS)
-    try:
-        service = servers["service"]
-        token = login(service.url, users[0])
-        rss_start = service.worker_rss_mib()
-        targets = http_targets(servers, users, token)
-        report_status = http_status(url_of(targets["report"]), token)
-        report_skip = None
-        if report_status != 200:
-            report_skip = f"/api/reports/summary answered {report_status}"
-            del targets["report"]
-        http = measure_http(targets, args)
-        http["connections"] = args.connections
-        http["report_entries"] = args.entries // len(users)
-        # Before the bulk upserts, whose dead rows autovacuum would clean up meanwhile.
-        imported = measure_import(args.admin_url, args.repeats)
-        bulk = measure_bulk(url, service, users, token, args, run_id)
-        rss = {"start": rss_start, "end": service.worker_rss_mib()}
-    finally:
-        for server in servers.values():
-            server.stop()
-    # On its own service, worker and scratch database, with the bench's servers stopped.
-    busy = busy_livez.measure(args.admin_url, RESULTS)
-    print(f"  busy /livez: {busy_livez.row(busy).note}", flush=True)
-    rows = build_rows(http, bulk, imported, rss, report_skip, busy)
+    http, bulk, imported, rss, skips = measure_service(url, users, args, run_id)
+    busy = None
+    if runs_step(args, "busy"):
+        # On its own service, worker and scratch database, with the bench's servers stopped.
+        busy = busy_livez.measure(args.admin_url, RESULTS)
+        print(f"  busy /livez: {busy_livez.row(busy).note}", flush=True)
+    rows = build_rows(http, bulk, imported, rss, skips, busy)
     print()
     print(table.render(rows))
     result = {

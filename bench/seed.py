@@ -1,4 +1,9 @@
-"""The bench database: created fresh, migrated, users inserted and entries COPYed in."""
+"""The bench database: created fresh, migrated, users and teams inserted, entries COPYed in.
+
+The first user is an admin with FIRST_USER_ENTRIES entries (the single-user rows measure
+them); the others share the rest evenly. The users make teams of TEAM_SIZE in order;
+the second person of each team manages it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ COLUMNS = (
 )
 COPY_CHUNK = 100_000
 NULL = "\\N"
+FIRST_USER_ENTRIES = 200_000
+TEAM_SIZE = 10
 
 
 def with_database(url: str, name: str) -> str:
@@ -55,19 +62,45 @@ def recreate_database(admin_url: str, name: str) -> str:
     return url
 
 
+def role_of(n: int) -> str:
+    """Return the role of the Nth bench user: the first is an admin, each team's second its
+    manager."""
+    if n == 0:
+        return "admin"
+    return "manager" if n % TEAM_SIZE == 1 else "member"
+
+
 def insert_users(url: str, count: int) -> list[dict[str, str]]:
-    """Insert COUNT users sharing one password; return their ids and emails."""
+    """Insert COUNT users sharing one password, and their teams; return their ids, emails,
+    roles and teams' ids."""
     password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    teams = [str(uuid.uuid4()) for _ in range(0, count, TEAM_SIZE)]
     users = [
-        {"id": str(uuid.uuid4()), "email": f"bench-{n}@example.com", "password": PASSWORD}
+        {
+            "id": str(uuid.uuid4()),
+            "email": f"bench-{n:03d}@example.com",
+            "password": PASSWORD,
+            "role": role_of(n),
+            "team": teams[n // TEAM_SIZE],
+        }
         for n in range(count)
     ]
     with psycopg2.connect(url) as conn, conn.cursor() as cursor:
-        for user in users:
+        for n, team in enumerate(teams):
             cursor.execute(
-                "INSERT INTO users (id, email, password_hash, is_active, created_at) "
-                "VALUES (%s, %s, %s, true, now())",
-                (user["id"], user["email"], password_hash),
+                "INSERT INTO teams (id, name, created_at) VALUES (%s, %s, now())",
+                (team, f"bench team {n}"),
+            )
+        for n, user in enumerate(users):
+            cursor.execute(
+                "INSERT INTO users (id, email, password_hash, is_active, created_at, role) "
+                "VALUES (%s, %s, %s, true, now(), %s)",
+                (user["id"], user["email"], password_hash, user["role"]),
+            )
+            cursor.execute(
+                "INSERT INTO memberships (team_id, user_id, is_manager, created_at) "
+                "VALUES (%s, %s, %s, now())",
+                (user["team"], user["id"], n % TEAM_SIZE == 1),
             )
     conn.close()
     return users
@@ -136,13 +169,22 @@ def _copy(cursor, chunk: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def shares(total: int, users: int, first: int = FIRST_USER_ENTRIES) -> list[int]:
+    """Return how many of TOTAL entries each of USERS gets: FIRST for the first, the rest
+    evenly; evenly for all when FIRST is more than half of TOTAL."""
+    if users == 1 or first > total // 2:
+        even, extra = divmod(total, users)
+        return [even + (n < extra) for n in range(users)]
+    rest, extra = divmod(total - first, users - 1)
+    return [first] + [rest + (n < extra) for n in range(users - 1)]
+
+
 def seed_entries(url: str, users: list[dict[str, str]], total: int) -> float:
-    """Spread TOTAL entries evenly over USERS and three years; return the COPY seconds."""
-    per_user = total // len(users)
-    step = SEED_DAYS * 86400 / per_user
+    """Spread TOTAL entries over USERS (see shares) and three years; return the COPY seconds."""
     seconds = 0.0
-    for user in users:
-        seconds += copy_entries(url, copy_lines(user["id"], SEED_SOURCE, "s", per_user, step))
+    for user, count in zip(users, shares(total, len(users)), strict=True):
+        step = SEED_DAYS * 86400 / count
+        seconds += copy_entries(url, copy_lines(user["id"], SEED_SOURCE, "s", count, step))
     _settle(url)
     return seconds
 
@@ -180,17 +222,25 @@ def _settle(url: str) -> None:
 
 
 def existing_users(url: str) -> list[dict[str, str]]:
-    """Return the bench users of an already seeded database, or [] when there is none."""
+    """Return the bench users of an already seeded database, or [] when there is none (or
+    it was seeded before the users had teams)."""
     try:
         conn = psycopg2.connect(url, connect_timeout=3)
     except psycopg2.OperationalError:
         return []
     try:
         with conn.cursor() as cursor:
-            cursor.execute("SELECT id, email FROM users WHERE email LIKE 'bench-%%' ORDER BY email")
+            cursor.execute(
+                "SELECT u.id, u.email, u.role, m.team_id FROM users u "
+                "JOIN memberships m ON m.user_id = u.id "
+                "WHERE u.email LIKE 'bench-%%' ORDER BY u.email"
+            )
             rows = cursor.fetchall()
     except psycopg2.Error:
         return []
     finally:
         conn.close()
-    return [{"id": str(row[0]), "email": row[1], "password": PASSWORD} for row in rows]
+    return [
+        {"id": str(id_), "email": email, "password": PASSWORD, "role": role, "team": str(team)}
+        for id_, email, role, team in rows
+    ]

@@ -1,4 +1,9 @@
-"""Time entries of one user: keyset-paged listing, export, and single reads and writes."""
+"""Time entries: whose a request covers, keyset-paged listing, export, single reads and writes.
+
+A request covers one user's entries (the acting user), some people's (`user=`), a team's
+(`team=`) or everyone's the caller may see (`all=true`): `whose` settles which, within
+service.permissions' rules, and the queries take its answer (`Owners`).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,17 @@ import peewee
 from service.db import db
 from service.db import is_postgres
 from service.errors import APIError
+from service.models import MANAGER
+from service.models import Membership
+from service.models import Team
 from service.models import TimeEntry
+from service.models import User
 from service.models import time_ordered_id
 from service.models import utcnow
+from service.permissions import Principal
+from service.permissions import managed_team_ids
+from service.permissions import sees_everyone
+from service.permissions import visible_user_ids
 from service.schemas.cursors import decode_cursor
 from service.schemas.cursors import encode_cursor
 from service.schemas.requests import EntryFilters
@@ -55,6 +68,8 @@ ENTRY_FIELDS = ", ".join(
 )
 EXPORT_CHUNK = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Whose entries a query covers: one user, a list of users, a query of user ids, or everyone.
+Owners = uuid.UUID | list[uuid.UUID] | peewee.SelectQuery | None
 
 
 @dataclass(frozen=True)
@@ -66,9 +81,57 @@ class Page:
     rendered: bool = False  # the items are JSON text PostgreSQL wrote (ENTRY_FIELDS)
 
 
-def owned_by(user_id: uuid.UUID) -> peewee.ModelSelect:
-    """Select the entries of one user."""
-    return TimeEntry.select().where(TimeEntry.user == user_id)
+def owned_by(owners: Owners, *columns: peewee.Node) -> peewee.ModelSelect:
+    """Select COLUMNS (default: every field) of the entries of OWNERS."""
+    query = TimeEntry.select(*columns)
+    if owners is None:
+        return query
+    if isinstance(owners, uuid.UUID):
+        return query.where(TimeEntry.user == owners)
+    return query.where(TimeEntry.user.in_(owners))
+
+
+def whose(principal: Principal, filters: EntryFilters, service_scope: str) -> Owners:
+    """Return whose entries FILTERS name with `user`, `team` or `all` (one of them is set).
+
+    Only people PRINCIPAL may see (services: with SERVICE_SCOPE): naming anyone else is a
+    403; `all` is everyone the caller may see, a 403 for whom that is only themselves.
+    """
+    if filters.team is not None:
+        return _team(principal, filters.team, service_scope)
+    if filters.user:
+        return _people(principal, filters.user, service_scope)
+    if not sees_everyone(principal, service_scope) and principal.role != MANAGER:
+        raise APIError(403, "Only admins, managers and services with the scope may ask for all.")
+    return visible_user_ids(principal, service_scope)
+
+
+def _team(principal: Principal, team_id: uuid.UUID, service_scope: str) -> peewee.SelectQuery:
+    """Return a query of TEAM_ID's people, if PRINCIPAL sees everyone or manages the team."""
+    if sees_everyone(principal, service_scope):
+        if not Team.select().where(Team.id == team_id).exists():
+            raise APIError(404, "The team was not found.")
+    elif principal.is_service or not (
+        managed_team_ids(principal.user_id).where(Membership.team == team_id).exists()
+    ):
+        raise APIError(403, "Only admins and the team's managers may read a team's entries.")
+    return Membership.select(Membership.user).where(Membership.team == team_id)
+
+
+def _people(principal: Principal, ids: list[uuid.UUID], service_scope: str) -> list[uuid.UUID]:
+    """Return IDS without repeats, if PRINCIPAL may see each of them."""
+    wanted = list(dict.fromkeys(ids))
+    visible = visible_user_ids(principal, service_scope)
+    known = User.select(User.id).where(User.id.in_(wanted))
+    if visible is not None:
+        known = known.where(User.id.in_(visible))
+    found = {row.id for row in known}
+    if len(found) < len(wanted):
+        if visible is not None:
+            raise APIError(403, "Only admins and the managers of their teams may read those users.")
+        unknown = [{"field": "user", "message": f"no user {i}"} for i in wanted if i not in found]
+        raise APIError(404, "A user was not found.", errors=unknown)
+    return wanted
 
 
 def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSelect:
@@ -84,14 +147,14 @@ def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSe
     return query
 
 
-def list_entries(user_id: uuid.UUID, filters: EntryQuery) -> Page:
-    """Return one page of the user's entries, newest first, keyset-paginated.
+def list_entries(owners: Owners, filters: EntryQuery) -> Page:
+    """Return one page of the OWNERS' entries, newest first, keyset-paginated.
 
     On PostgreSQL the items come back as JSON text rendered by the database (ENTRY_FIELDS);
     elsewhere as rows for the Entry model to serialise.
     """
     after = decode_cursor(filters.cursor) if filters.cursor else None
-    query = filtered(TimeEntry.select(*ANSWER_COLUMNS).where(TimeEntry.user == user_id), filters)
+    query = filtered(owned_by(owners, *ANSWER_COLUMNS), filters)
     if after is not None:
         key, position = _keyset(*after)
         query = query.where(key < position)
@@ -118,13 +181,17 @@ def _next_cursor(rows: list[Any], limit: int, key: Callable[[Any], tuple[datetim
     return encode_cursor(*key(rows[-1]))
 
 
-def export_entries(user_id: uuid.UUID, filters: EntryFilters) -> Iterator[TimeEntry]:
-    """Return the user's matching entries oldest first, one keyset chunk in memory at a time.
+def export_entries(owners: Owners, filters: EntryFilters) -> Iterator[TimeEntry]:
+    """Return the OWNERS' matching entries oldest first, one keyset chunk in memory at a time.
 
+    Each entry's `user` holds the person's email and display name (read in the same query).
     The first chunk is read now, so a database failure is an error response, not a
     download that breaks off.
     """
-    query = filtered(owned_by(user_id), filters).order_by(TimeEntry.date, TimeEntry.id)
+    query = owned_by(owners, TimeEntry, User.id, User.email, User.display_name).join(
+        User, on=(TimeEntry.user == User.id)
+    )
+    query = filtered(query, filters).order_by(TimeEntry.date, TimeEntry.id)
     return _chunks(query, list(query.limit(EXPORT_CHUNK)))
 
 
@@ -143,13 +210,14 @@ def _keyset(date: datetime, entry_id: uuid.UUID) -> tuple[peewee.Tuple, peewee.T
     return key, peewee.Tuple(TimeEntry.date.to_value(date), TimeEntry.id.to_value(entry_id))
 
 
-def get_entry(user_id: uuid.UUID, entry_id: uuid.UUID) -> TimeEntry:
-    """Return the user's entry; another user's entry does not exist for them."""
-    return owned_by(user_id).where(TimeEntry.id == entry_id).get()
+def get_entry(owners: Owners, entry_id: uuid.UUID) -> TimeEntry:
+    """Return the entry if it is one of the OWNERS'; anyone else's does not exist here."""
+    return owned_by(owners).where(TimeEntry.id == entry_id).get()
 
 
-def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
-    """Store a new entry for the user; without an external id, its own id is its key.
+def create_entry(user_id: uuid.UUID, data: EntryIn, writer: str) -> TimeEntry:
+    """Store a new entry for the user, written by WRITER (a user's or a service's id);
+    without an external id, its own id is its key.
 
     Every entry thus has a (source, external_id) key, so an export re-imports onto it.
     """
@@ -157,7 +225,9 @@ def create_entry(user_id: uuid.UUID, data: EntryIn) -> TimeEntry:
     fields = data.model_dump()
     entry_id = time_ordered_id()
     fields["external_id"] = fields["external_id"] or str(entry_id)
-    return TimeEntry.create(id=entry_id, user=user_id, created_at=now, updated_at=now, **fields)
+    return TimeEntry.create(
+        id=entry_id, user=user_id, created_at=now, updated_at=now, updated_by=writer, **fields
+    )
 
 
 def entry_version(entry: TimeEntry) -> str:
@@ -176,26 +246,28 @@ def _stale() -> APIError:
 
 
 def update_entry(
-    user_id: uuid.UUID,
+    owners: Owners,
     entry_id: uuid.UUID,
     changes: dict[str, Any],
+    writer: str,
     if_match: Collection[str] | None = None,
 ) -> TimeEntry:
-    """Apply CHANGES to the user's entry and return it; IF_MATCH, if given, lists the
-    versions it may still have ("*": any), else 412 and nothing changes."""
+    """Apply CHANGES, made by WRITER, to one of the OWNERS' entries and return it; IF_MATCH,
+    if given, lists the versions it may still have ("*": any), else 412 and nothing changes."""
     with db.atomic():
-        entry = get_entry(user_id, entry_id)
+        entry = get_entry(owners, entry_id)
         _check_version(entry, if_match)
         if not changes:
             return entry
         seen = entry.updated_at
         # Versions only move forward, even if this replica's clock is behind the last writer's.
         entry.updated_at = max(utcnow(), seen + timedelta(microseconds=1))
+        entry.updated_by = uuid.UUID(writer)
         for name, value in changes.items():
             setattr(entry, name, value)
-        query = TimeEntry.update(**changes, updated_at=entry.updated_at).where(
-            TimeEntry.id == entry.id
-        )
+        query = TimeEntry.update(
+            **changes, updated_at=entry.updated_at, updated_by=entry.updated_by
+        ).where(TimeEntry.id == entry.id)
         if if_match is not None:
             # Compare and set: another writer may have committed since our read.
             query = query.where(TimeEntry.updated_at == seen)
@@ -205,11 +277,11 @@ def update_entry(
 
 
 def delete_entry(
-    user_id: uuid.UUID, entry_id: uuid.UUID, if_match: Collection[str] | None = None
+    owners: Owners, entry_id: uuid.UUID, if_match: Collection[str] | None = None
 ) -> None:
-    """Delete the user's entry (404 when it is not theirs, 412 when IF_MATCH is stale)."""
+    """Delete one of the OWNERS' entries (404 when it is not, 412 when IF_MATCH is stale)."""
     with db.atomic():
-        entry = get_entry(user_id, entry_id)
+        entry = get_entry(owners, entry_id)
         _check_version(entry, if_match)
         query = TimeEntry.delete().where(TimeEntry.id == entry.id)
         if if_match is not None:

@@ -1,7 +1,9 @@
 """Entries as downloadable files: CSV in the generic upload layout, or a JSON array.
 
 The CSV columns are the generic upload format's, plus `source` and `external_id`, so an
-exported file re-imports as generic_csv onto the same entries instead of duplicating them.
+exported file re-imports as generic_csv onto the same entries instead of duplicating them;
+`user_email` names each entry's person, so an organisation-wide export re-imports onto
+the right people.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def iso(value: datetime) -> str:
 
 
 def csv_row(entry: TimeEntry) -> list[str]:
-    """Return ENTRY as one row of CSV_COLUMNS."""
+    """Return ENTRY (its `user` read with it: email and display name) as one row of CSV_COLUMNS."""
     end = entry.date + timedelta(hours=entry.duration)
     cells = {
         "description": neutralise(entry.description),
@@ -58,6 +60,8 @@ def csv_row(entry: TimeEntry) -> list[str]:
         "end": iso(end),
         "source": neutralise(entry.source),
         "external_id": neutralise(entry.external_id),
+        "user_name": neutralise(entry.user.display_name),
+        "user_email": neutralise(entry.user.email),
     }
     return [cells.get(column, "") for column in CSV_COLUMNS]
 

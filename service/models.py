@@ -219,6 +219,8 @@ class TimeEntry(BaseModel):
         indexes = (
             (("user", "source", "external_id"), True),
             (("user", "date"), False),
+            # Organisation-wide and team lists, newest first (migration 008).
+            (("date", "id"), False),
         )
 
 

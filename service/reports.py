@@ -1,15 +1,20 @@
-"""Summary reports: hours and entry counts per day, week, month, project or source.
+"""Summary reports: hours and entry counts per day, week, month, project, source, user or team.
 
 The database does the grouping. PostgreSQL buckets `date AT TIME ZONE tz` with
 date_trunc; SQLite calls `local_bucket` (registered by service.db), so both give the
-same buckets in the caller's time zone, daylight-saving changes included. Both round
-alike: each sum as PostgreSQL's float8 → numeric cast keeps it (15 significant digits),
-then half up to hundredths, so 0.125 h is 0.13 on both.
+same buckets in the caller's time zone, daylight-saving changes included. Buckets are
+written as text, and users and teams named, once per group here rather than once per
+entry in the database. Both round alike: each sum as PostgreSQL's float8 → numeric cast
+keeps it (15 significant digits), then half up to hundredths, so 0.125 h is 0.13 on both.
+
+Grouped by team, an entry counts in the row of every team its person is in today (people
+in no team make the row whose team is null); the total counts each entry once, and
+`rows_overlap` tells when the rows add up to more than the total.
 """
 
 from __future__ import annotations
 
-import uuid
+from datetime import datetime
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
 from typing import Any
@@ -18,56 +23,114 @@ import peewee
 
 from service.db import db
 from service.db import is_postgres
+from service.entries import Owners
 from service.entries import filtered
 from service.entries import owned_by
+from service.models import Membership
+from service.models import Team
 from service.models import TimeEntry
+from service.models import User
 from service.schemas.requests import ReportQuery
 
 # The time groups, each with the text its bucket is written as (a week is its Monday).
-BUCKET_TEXT = {"day": "YYYY-MM-DD", "week": "YYYY-MM-DD", "month": "YYYY-MM"}
+BUCKET_TEXT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
 CENT = Decimal("0.01")
 
 
-def _bucket(unit: str, zone: str) -> peewee.Node:
-    if is_postgres(db):
-        local = peewee.NodeList((TimeEntry.date, peewee.SQL("AT TIME ZONE"), zone))
-        return peewee.fn.to_char(peewee.fn.date_trunc(unit, local), BUCKET_TEXT[unit])
-    return peewee.fn.local_bucket(TimeEntry.date, zone, unit).coerce(False)
-
-
 def _key(group: str, zone: str) -> peewee.Node:
-    column = _bucket(group, zone) if group in BUCKET_TEXT else getattr(TimeEntry, group)
-    return column.alias(group)
+    """Return the column entries are grouped by for GROUP (a bucket still as a timestamp)."""
+    if group in BUCKET_TEXT:
+        if is_postgres(db):
+            local = peewee.NodeList((TimeEntry.date, peewee.SQL("AT TIME ZONE"), zone))
+            return peewee.fn.date_trunc(group, local)
+        return peewee.fn.local_bucket(TimeEntry.date, zone, group).coerce(False)
+    if group == "team":
+        return Membership.team_id
+    return TimeEntry.user_id if group == "user" else getattr(TimeEntry, group)
 
 
-def summary(user_id: uuid.UUID, query: ReportQuery) -> dict[str, Any]:
-    """Return the user's hours and entry counts per group, and the total."""
-    columns = [_key(group, query.tz) for group in query.groups]
-    select = (
-        filtered(owned_by(user_id), query)
-        .select(
-            *columns,
-            peewee.fn.SUM(TimeEntry.duration).alias("hours"),
-            peewee.fn.COUNT(peewee.SQL("*")).alias("entries"),
-        )
-        .group_by(*columns)
+def _grouped(owners: Owners, query: ReportQuery) -> list[tuple]:
+    """Return (key, ..., hours, entries) per group of the OWNERS' entries."""
+    keys = [_key(group, query.tz) for group in query.groups]
+    select = filtered(owned_by(owners), query).select(
+        *keys,
+        peewee.fn.SUM(TimeEntry.duration),
+        peewee.fn.COUNT(peewee.SQL("*")),
     )
-    rows = list(select.tuples())
-    # The databases order NULLs and text differently; sort here, in code-point order.
+    if "team" in query.groups:
+        membership = Membership.user == TimeEntry.user
+        select = select.join(Membership, peewee.JOIN.LEFT_OUTER, on=membership)
+    return list(select.group_by(*keys).tuples())
+
+
+def _total(owners: Owners, query: ReportQuery) -> tuple[float | None, int]:
+    """Return the hours and number of the OWNERS' entries FILTERS cover, each counted once."""
+    select = filtered(owned_by(owners), query).select(
+        peewee.fn.SUM(TimeEntry.duration), peewee.fn.COUNT(peewee.SQL("*"))
+    )
+    return select.tuples().get()
+
+
+def _labels(query: ReportQuery, rows: list[tuple]) -> dict[str, dict[Any, Any]]:
+    """Return the users' emails and the teams' names the ROWS name, by id."""
+    labels: dict[str, dict[Any, Any]] = {}
+    for group, model, name in (("user", User, User.email), ("team", Team, Team.name)):
+        if group in query.groups:
+            at = query.groups.index(group)
+            ids = {row[at] for row in rows if row[at] is not None}
+            found = model.select(model.id, name).where(model.id.in_(ids)).tuples() if ids else []
+            labels[group] = dict(found)
+    return labels
+
+
+def _fields(group: str, key: Any, labels: dict[str, dict[Any, Any]]) -> dict[str, Any]:
+    """Return the fields of a row's key KEY for GROUP."""
+    if group == "user":
+        return {"user_id": key, "user_email": labels["user"].get(key)}
+    if group == "team":
+        return {"team_id": key, "team": labels["team"].get(key)}
+    if isinstance(key, datetime):
+        key = key.strftime(BUCKET_TEXT[group])
+    return {group: key}
+
+
+def summary(owners: Owners, query: ReportQuery) -> dict[str, Any]:
+    """Return the OWNERS' hours and entry counts per group, and the total."""
+    grouped = _grouped(owners, query)
+    labels = _labels(query, grouped)
     width = len(query.groups)
-    rows.sort(key=lambda row: tuple((key is None, key or "") for key in row[:width]))
-    sums = [_exact(row[-2]) for row in rows]
+    rows = []
+    for row in grouped:
+        fields = [
+            _fields(group, key, labels) for group, key in zip(query.groups, row, strict=False)
+        ]
+        rows.append((fields, _exact(row[-2]), row[-1]))
+    # The databases order NULLs and text differently; sort here, in code-point order.
+    rows.sort(key=lambda row: tuple(_sort_key(fields) for fields in row[0][:width]))
+    counted = sum(row[-1] for row in rows)
+    if "team" in query.groups:
+        hours, entries = _total(owners, query)
+        total = {"hours": _rounded(_exact(hours or 0)), "entries": entries}
+    else:
+        total = {"hours": _rounded(sum((row[1] for row in rows), Decimal(0))), "entries": counted}
     return {
         "rows": [
             {
-                **dict(zip(query.groups, row, strict=False)),
+                **{k: v for part in fields for k, v in part.items()},
                 "hours": _rounded(hours),
-                "entries": row[-1],
+                "entries": n,
             }
-            for row, hours in zip(rows, sums, strict=True)
+            for fields, hours, n in rows
         ],
-        "total": {"hours": _rounded(sum(sums, Decimal(0))), "entries": sum(r[-1] for r in rows)},
+        "total": total,
+        "rows_overlap": counted > total["entries"],
     }
+
+
+def _sort_key(fields: dict[str, Any]) -> tuple[bool, str]:
+    """Sort a row by a group's text (a user by email, a team by name), missing ones last."""
+    text = fields.get("user_email", fields.get("team", next(iter(fields.values()))))
+    return (text is None, text or "")
 
 
 def _exact(hours: float) -> Decimal:

@@ -16,6 +16,7 @@ from bench.run import gunicorn_layout
 from bench.run import import_row
 from bench.run import import_runs
 from bench.run import schedule
+from bench.run import selected
 from service.migrate import migrate
 from service.migrate import open_database
 
@@ -215,3 +216,31 @@ def test_the_slow_toggl_answers_each_window_with_only_its_own_days():
     assert all(e["stop"] and e["duration"] == 3600 for e in everything)
     assert recent_entries({"start_date": ["2000-01-01"], "end_date": [first]}) == []
     assert len(recent_entries({"start_date": [first], "end_date": ["2999-01-01"]})) == 3
+
+
+def test_the_first_bench_user_keeps_its_share_and_the_others_split_the_rest():
+    shares = seed.shares(2_000_000, 50)
+
+    assert shares[0] == seed.FIRST_USER_ENTRIES
+    assert sum(shares) == 2_000_000
+    assert max(shares[1:]) - min(shares[1:]) <= 1
+    assert seed.shares(11, 2) == [6, 5]
+
+
+def test_the_bench_users_make_teams_each_with_a_manager_and_the_first_is_an_admin():
+    roles = [seed.role_of(n) for n in range(2 * seed.TEAM_SIZE)]
+
+    assert roles[0] == "admin"
+    assert [n for n, role in enumerate(roles) if role == "manager"] == [1, seed.TEAM_SIZE + 1]
+
+
+def test_only_runs_the_named_targets_with_their_ceilings():
+    targets = {name: {} for name in ("livez", "bare_wsgi", "team_entries", "psycopg_team_list")}
+    targets["org_report"] = {}
+
+    assert set(selected(targets, ["team_entries", "org_report"])) == {
+        "team_entries",
+        "psycopg_team_list",
+        "org_report",
+    }
+    assert selected(targets, None) == targets

@@ -156,7 +156,9 @@ def test_an_optional_body_is_documented_as_optional(client):
 
 # Operations that rightly refuse some schema-valid requests, and the rule that refuses them.
 RULES_THE_SCHEMA_CANNOT_STATE = {
-    "GET /api/entries": "a cursor must be one the service issued",
+    "GET /api/entries": "a cursor must be one the service issued; one of user_id, user, team, all",
+    "GET /api/entries/export": "at most one of user_id, user, team, all",
+    "GET /api/reports/summary": "at most one of user_id, user, team, all",
     "PUT /api/entries/bulk": "a batch names each (source, external_id) once",
     "POST /auth/register": "a password fits bcrypt's 72 bytes of UTF-8; emails are deliverable",
     "POST /auth/login": "emails are deliverable addresses",

@@ -1,4 +1,5 @@
-"""The entries list query through plain psycopg2, rows as dicts (the user comes in `user`)."""
+"""The entries list query through plain psycopg2, rows as dicts: one user's (`user`) or a
+team's people's (`team`)."""
 
 from datetime import UTC
 
@@ -11,13 +12,19 @@ from bench.ceilings.pool import connection
 
 app = Flask(__name__)
 
-LIST_SQL = """
-SELECT id, date, duration, project, description, source, external_id, created_at, updated_at
-FROM time_entries
-WHERE user_id = %s AND date >= %s AND date < %s
-ORDER BY date DESC, id DESC
-LIMIT %s
-"""
+COLUMNS = (
+    "id, user_id, date, duration, project, description, source, external_id, created_at, "
+    "updated_at, updated_by"
+)
+ORDER = "ORDER BY date DESC, id DESC LIMIT %s"
+LIST_SQL = (
+    f"SELECT {COLUMNS} FROM time_entries WHERE user_id = %s AND date >= %s AND date < %s {ORDER}"
+)
+TEAM_LIST_SQL = (
+    f"SELECT {COLUMNS} FROM time_entries WHERE user_id IN "
+    "(SELECT user_id FROM memberships WHERE team_id = %s) "
+    f"AND date >= %s AND date < %s {ORDER}"
+)
 
 
 def _iso(value):
@@ -26,15 +33,16 @@ def _iso(value):
 
 @app.get("/api/entries")
 def list_entries():
-    """Return one page of a user's entries in a date range, newest first."""
+    """Return one page of a user's or a team's entries in a date range, newest first."""
     args = request.args
     limit = int(args.get("limit", 50))
-    params = (args["user"], args["from"], args["to"], limit + 1)
+    sql, whose = (TEAM_LIST_SQL, args["team"]) if "team" in args else (LIST_SQL, args["user"])
     with connection() as conn, conn.cursor(cursor_factory=RealDictCursor) as cursor:
-        cursor.execute(LIST_SQL, params)
+        cursor.execute(sql, (whose, args["from"], args["to"], limit + 1))
         rows = cursor.fetchall()
     for row in rows:
-        row["id"] = str(row["id"])
+        for name in ("id", "user_id", "updated_by"):
+            row[name] = None if row[name] is None else str(row[name])
         for name in ("date", "created_at", "updated_at"):
             row[name] = _iso(row[name])
     more = len(rows) > limit

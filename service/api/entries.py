@@ -1,4 +1,8 @@
-"""The caller's time entries (`/api/entries`): entries:read to read, entries:write to change."""
+"""Time entries (`/api/entries`): entries:read to read, entries:write to change.
+
+The caller's own by default; another person's with `user_id=`, and several people's
+(`user=`, `team=`, `all=true`) in the list and the export, within what the caller may see.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from flask import url_for
 from service import entries
 from service import export
 from service import upserts
+from service.api.whose import item_owners
+from service.api.whose import owners
+from service.api.whose import settle_acting_user
 from service.db import use_database
 from service.errors import APIError
 from service.models import TimeEntry
@@ -32,20 +39,23 @@ from service.schemas.responses import Entry
 from service.schemas.responses import EntryList
 from service.schemas.responses import EntryPage
 from service.schemas.responses import dump
+from service.security import current_principal
 from service.security import current_user_id
 from service.security import require_auth
 
 bp = Blueprint("entries", __name__, url_prefix="/api/entries")
-require_auth(bp, read=ENTRIES_READ, write=ENTRIES_WRITE)
+require_auth(bp, read=ENTRIES_READ, write=ENTRIES_WRITE, acting_user=False)
 use_database(bp)
+settle_acting_user(bp)
 
 
 @bp.get("")
 @documented({200: EntryPage}, query=EntryQuery, errors=(400,))
 def list_entries():
-    """List the caller's entries, newest first, one keyset page at a time."""
-    filters = EntryQuery.model_validate(request.args.to_dict())
-    page = entries.list_entries(current_user_id(), filters)
+    """List entries (the caller's, or those of the people named), newest first, one keyset
+    page at a time."""
+    filters = EntryQuery.from_query(request.args)
+    page = entries.list_entries(owners(filters), filters)
     if not page.rendered:
         return jsonify(dump(EntryPage, page))
     # EntryPage around the items PostgreSQL wrote as Entry JSON (entries.ENTRY_FIELDS).
@@ -73,9 +83,9 @@ def if_match() -> list[str] | None:
 @bp.post("")
 @documented({201: Entry}, body=EntryIn, errors=(409,))
 def create_entry():
-    """Store a new entry."""
+    """Store a new entry (for `user_id=`: the managers of their teams, admins, services)."""
     body = parse_json_body(EntryIn)
-    entry = entries.create_entry(current_user_id(), body)
+    entry = entries.create_entry(current_user_id(), body, current_principal().subject)
     response = versioned(entry, 201)
     response.headers["Location"] = url_for(".get_entry", entry_id=entry.id)
     return response
@@ -86,9 +96,9 @@ def create_entry():
     {200: {"text/csv": {"type": "string"}, "application/json": EntryList}}, query=ExportQuery
 )
 def export_entries():
-    """Download the caller's entries (same filters as the list), oldest first, as CSV or JSON."""
-    filters = ExportQuery.model_validate(request.args.to_dict())
-    rows = entries.export_entries(current_user_id(), filters)
+    """Download entries (same filters as the list), oldest first, as CSV or JSON."""
+    filters = ExportQuery.from_query(request.args)
+    rows = entries.export_entries(owners(filters), filters)
     chunks = export.csv_chunks(rows) if filters.format == "csv" else export.json_chunks(rows)
     mimetype = "text/csv" if filters.format == "csv" else "application/json"
     disposition = f'attachment; filename="time-entries.{filters.format}"'
@@ -102,23 +112,24 @@ def export_entries():
 @bp.get("/<uuid:entry_id>")
 @documented({200: Entry})
 def get_entry(entry_id: uuid.UUID):
-    """Return one of the caller's entries."""
-    return versioned(entries.get_entry(current_user_id(), entry_id))
+    """Return an entry of the caller's, or of someone they may see."""
+    return versioned(entries.get_entry(item_owners(), entry_id))
 
 
 @bp.patch("/<uuid:entry_id>")
 @documented({200: Entry}, body=EntryPatch, errors=(412,))
 def update_entry(entry_id: uuid.UUID):
-    """Change some fields of one of the caller's entries (If-Match: only from that version)."""
+    """Change some fields of an entry the caller may see (If-Match: only from that version)."""
     changes = parse_json_body(EntryPatch).model_dump(exclude_unset=True)
-    return versioned(entries.update_entry(current_user_id(), entry_id, changes, if_match()))
+    writer = current_principal().subject
+    return versioned(entries.update_entry(item_owners(), entry_id, changes, writer, if_match()))
 
 
 @bp.delete("/<uuid:entry_id>")
 @documented({204: None}, errors=(412,))
 def delete_entry(entry_id: uuid.UUID):
-    """Delete one of the caller's entries (If-Match: only that version)."""
-    entries.delete_entry(current_user_id(), entry_id, if_match())
+    """Delete an entry the caller may see (If-Match: only that version)."""
+    entries.delete_entry(item_owners(), entry_id, if_match())
     return "", 204
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from datetime import timedelta
 from typing import Annotated
 from typing import Literal
+from typing import Self
 
 from pydantic import MISSING
 from pydantic import AfterValidator
@@ -18,6 +19,7 @@ from pydantic import StringConstraints
 from pydantic import ValidationInfo
 from pydantic import field_validator
 from pydantic import model_validator
+from werkzeug.datastructures import MultiDict
 
 from service.schemas.fields import Description
 from service.schemas.fields import ExternalId
@@ -31,7 +33,11 @@ from service.schemas.fields import TimeZone
 
 MAX_BULK_ITEMS = 1000
 MAX_PAGE_SIZE = 500
-GROUPS = ("day", "week", "month", "project", "source")
+# The most people one query may name with repeated `user=`.
+MAX_QUERY_USERS = 100
+# The query parameters that say whose entries a read covers.
+WHOSE = ("user_id", "user", "team", "all")
+GROUPS = ("day", "week", "month", "project", "source", "user", "team")
 GROUP_BY_CHOICES = GROUPS + tuple(f"{a},{b}" for a in GROUPS for b in GROUPS if a != b)
 GroupBy = Literal[GROUP_BY_CHOICES]  # type: ignore[valid-type]
 ImportFormat = Literal["toggl_csv", "clockify_csv", "harvest_csv", "generic_csv"]
@@ -118,7 +124,11 @@ class BulkRequest(Strict):
 
 
 class EntryFilters(Strict):
-    """Which of the caller's entries a query covers (from query-string text, so not strict)."""
+    """Whose entries a query covers and which of them (from query-string text, so not strict).
+
+    Without `user`, `team` or `all` it covers the acting user's entries (the caller's, or
+    `user_id`'s); those four name whose entries in different ways, so at most one is given.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=False, populate_by_name=True)
 
@@ -129,6 +139,35 @@ class EntryFilters(Strict):
     user_id: uuid.UUID | None = Field(
         default=None, description="The acting user, for service tokens with entries:any-user."
     )
+    # Organisation-wide reads (issue 27), within the people the caller may see.
+    user: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_QUERY_USERS)] | None = (
+        Field(default=None, description="These people's entries (repeat the parameter).")
+    )
+    team: uuid.UUID | None = Field(default=None, description="The entries of a team's people.")
+    all_: bool = Field(
+        default=False, alias="all", description="The entries of everyone the caller may see."
+    )
+
+    @classmethod
+    def from_query(cls, args: MultiDict[str, str]) -> Self:
+        """Validate a query string: repeated `user` keys as a list, any other key's first value."""
+        data: dict[str, object] = dict(args.items())
+        if "user" in args:
+            data["user"] = args.getlist("user")
+        return cls.model_validate(data)
+
+    @model_validator(mode="after")
+    def _one_way_to_say_whose(self) -> Self:
+        said = (self.user_id is not None, self.user is not None, self.team is not None, self.all_)
+        given = [name for name, yes in zip(WHOSE, said, strict=True) if yes]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of {', '.join(WHOSE)} (got {', '.join(given)})")
+        return self
+
+    @property
+    def org_wide(self) -> bool:
+        """Tell whether the query names whose entries by user, team or all."""
+        return bool(self.user or self.team or self.all_)
 
 
 class EntryQuery(EntryFilters):
@@ -149,7 +188,10 @@ class ReportQuery(EntryFilters):
 
     group_by: Annotated[
         GroupBy,
-        Field(description="One or two of day, week, month, project, source, comma-separated."),
+        Field(
+            description="One or two of day, week, month, project, source, user, team, "
+            "comma-separated."
+        ),
     ] = "day"
     tz: TimeZone = "UTC"
 

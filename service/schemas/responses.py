@@ -158,6 +158,11 @@ class ReportRow(Answer):
     month: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")] | None = None
     project: str | None = None
     source: str | None = None
+    # Grouped by user or team (issue 27); a team's row names today's members' entries.
+    user_id: uuid.UUID | None = None
+    user_email: str | None = None
+    team_id: uuid.UUID | None = Field(default=None, description="Null: people in no team.")
+    team: str | None = Field(default=None, description="The team's name.")
     hours: float
     entries: int
 
@@ -174,6 +179,11 @@ class ReportSummary(Answer):
 
     rows: list[ReportRow]
     total: ReportTotal
+    rows_overlap: bool = Field(
+        description="True when some entry counts in more than one row (grouped by team, a "
+        "person in two teams): the rows then add up to more than the total, which counts "
+        "each entry once."
+    )
 
 
 class ImportOutcome(Answer):
