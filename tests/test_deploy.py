@@ -9,15 +9,18 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 import yaml
 
 from bench.servers import IMAGE_ENV
 from service.config import load_config
 from tests.servers import ROOT
+from tests.servers import free_port
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 BASE = KUBERNETES / "base"
@@ -361,7 +364,7 @@ def test_the_base_lists_every_manifest_beside_it():
 def test_the_image_is_named_only_by_the_overlays_images_setting(overlay):
     (image,) = load_yaml(overlay.directory / "kustomization.yaml")["images"]
     named = re.findall(
-        r"^\s*image:\s*(\S+)", "".join(p.read_text() for p in BASE.glob("*.yaml")), re.M
+        r"^\s*image:\s*(\S+)", "".join(p.read_text() for p in KUBERNETES.rglob("*.yaml")), re.M
     )
 
     assert image["name"] == "time-tracker" and set(named) == {"time-tracker"}
@@ -715,6 +718,52 @@ def test_the_web_healthcheck_asks_a_real_route(route_paths):
     (path,) = re.findall(r"127\.0\.0\.1:8000(/\w+)", SERVICES["web"]["healthcheck"]["test"][-1])
 
     assert path == "/readyz" and path in route_paths
+
+
+def worker_healthcheck(**env: str) -> subprocess.CompletedProcess:
+    """Run compose's worker healthcheck with this venv's python, in ENV."""
+    test = SERVICES["worker"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "JOBS_"))}
+    return subprocess.run(
+        [sys.executable, *test[2:]],
+        env=clean | env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def local_redis() -> str:
+    """A database of the local Redis, or a skip when none answers."""
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"Redis unreachable at {url}: {exc}")
+    return url
+
+
+def test_the_worker_is_healthy_while_its_redis_and_its_database_answer(postgres_url, local_redis):
+    result = worker_healthcheck(DATABASE_URL=postgres_url, JOBS_URL=local_redis)
+
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("down", ["JOBS_URL", "DATABASE_URL"])
+def test_the_worker_is_unhealthy_when_its_redis_or_its_database_is_down(
+    postgres_url, local_redis, down
+):
+    nothing = f"127.0.0.1:{free_port()}"
+    env = {"DATABASE_URL": postgres_url, "JOBS_URL": local_redis}
+    env[down] = {"JOBS_URL": f"redis://{nothing}/0", "DATABASE_URL": f"postgresql://x@{nothing}/x"}[
+        down
+    ]
+
+    assert worker_healthcheck(**env).returncode == 1
 
 
 def test_compose_starts_each_service_after_what_it_needs_is_healthy():
