@@ -8,7 +8,7 @@ DEV_ENV := APP_ENV=development LOG_FORMAT=$${LOG_FORMAT:-text} HOST=$(HOST) PORT
 # Each worker writes its metrics here, so /metrics sums them; emptied at every start.
 METRICS_DIR := $(CURDIR)/instance/prometheus
 
-.PHONY: run cli test bench lint-deploy image-smoke migrate clean
+.PHONY: run cli test bench lint-deploy image-smoke secrets migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,15 +42,25 @@ bench: $(VENV)/.installed ## measure the service against its ceilings (PostgreSQ
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-K8S_MANIFESTS := $(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
+# The base and every overlay, each rendered by kustomize as `kubectl apply -k` would.
+KUSTOMIZATIONS := deploy/kubernetes/base $(wildcard deploy/kubernetes/overlays/*)
 
 lint-deploy: $(VENV)/.installed ## lint the Dockerfile, shell scripts and manifests (offline)
 	$(BIN)/hadolint --failure-threshold warning Dockerfile
-	$(BIN)/shellcheck docker-entrypoint.sh scripts/image-smoke
+	$(BIN)/shellcheck docker-entrypoint.sh scripts/image-smoke scripts/make-secrets
 	$(BIN)/yamllint --strict deploy docker-compose.yml .yamllint.yaml
-	$(BIN)/kubernetes-validate --strict --quiet $(K8S_MANIFESTS)
+	@command -v kubectl >/dev/null || { echo "lint-deploy needs kubectl (for kustomize)" >&2; exit 1; }
+	@rendered=$$(mktemp) && trap 'rm -f "$$rendered"' EXIT && \
+	for dir in $(KUSTOMIZATIONS); do \
+		echo "kubectl kustomize $$dir | kubernetes-validate --strict"; \
+		kubectl kustomize "$$dir" >"$$rendered" && \
+		$(BIN)/kubernetes-validate --strict --quiet "$$rendered" || exit 1; \
+	done
 
-image-smoke: ## build the image with buildah and boot it against the local PostgreSQL
+secrets: ## create the compose stack's secrets under ./secrets/ (never overwrites one)
+	scripts/make-secrets secrets
+
+image-smoke: ## build the image with buildah; boot its web and worker on the local PostgreSQL and Redis
 	scripts/image-smoke
 
 clean:

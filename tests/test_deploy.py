@@ -6,15 +6,25 @@ import json
 import os
 import posixpath
 import re
+import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 import yaml
 
 from bench.servers import IMAGE_ENV
+from service.config import load_config
 from tests.servers import ROOT
+from tests.servers import free_port
 
 KUBERNETES = ROOT / "deploy" / "kubernetes"
+BASE = KUBERNETES / "base"
+OVERLAYS = sorted(p for p in (KUBERNETES / "overlays").iterdir() if p.is_dir())
 UID = 10001
 
 
@@ -119,6 +129,15 @@ def test_entrypoint_is_exec_form_and_serves_by_default():
     assert exec_form(entrypoint) == ["/app/docker-entrypoint.sh"]
     assert exec_form(cmd) == ["serve"]
     assert os.access(ROOT / "docker-entrypoint.sh", os.X_OK)
+
+
+def test_the_flask_cli_runs_in_the_image_as_exec_reaches_it():
+    """`docker compose exec web flask --app wsgi ...` skips the entrypoint: PATH and WORKDIR."""
+    env = " ".join(runtime_arguments("ENV")).split()
+
+    assert "PATH=/opt/venv/bin:$PATH" in env
+    assert runtime_arguments("WORKDIR") == ["/app"]
+    assert "wsgi.py" in runtime_arguments("COPY")[-1].split()
 
 
 def test_healthcheck_calls_livez_with_python(route_paths):
@@ -264,7 +283,15 @@ def test_the_context_holds_what_the_dockerfile_copies_and_nothing_sensitive():
     assert not [f for f in context if sensitive.search(f) or re.search(r"\.(db|pyc)$", f)]
 
 
-# --- Kubernetes and compose ------------------------------------------------------------
+# --- Kubernetes -------------------------------------------------------------------------
+
+WEB, WORKER, MIGRATE = "time-tracker", "time-tracker-worker", "time-tracker-migrate"
+# Served to the cluster only: the kubelet's probes and Prometheus' scrape.
+INTERNAL_ROUTES = {"/livez", "/readyz", "/health", "/metrics"}
+# PostgreSQL's defaults: max_connections and superuser_reserved_connections.
+POSTGRES_MAX_CONNECTIONS, POSTGRES_RESERVED = 100, 3
+# Left for psql sessions, backups and the monitoring's own connections.
+CONNECTION_MARGIN = 10
 
 
 def load_yaml(path: Path) -> dict:
@@ -272,12 +299,396 @@ def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-KUSTOMIZATION = load_yaml(KUBERNETES / "kustomization.yaml")
-DEPLOYMENT = load_yaml(KUBERNETES / "deployment.yaml")
-WORKER = load_yaml(KUBERNETES / "worker-deployment.yaml")
-POD = DEPLOYMENT["spec"]["template"]["spec"]
-(CONTAINER,) = POD["containers"]
-CONFIG = load_yaml(KUBERNETES / "configmap.yaml")["data"]
+class Manifests:
+    """The resources a kustomization renders to, found by kind and name."""
+
+    def __init__(self, directory: Path) -> None:
+        kubectl = shutil.which("kubectl")
+        assert kubectl, "kubectl renders the kustomizations (make lint-deploy needs it too)"
+        rendered = subprocess.run(
+            [kubectl, "kustomize", str(directory)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        self.directory = directory
+        self.resources = [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+    def all(self, kind: str) -> list[dict]:
+        """Return every resource of KIND."""
+        return [r for r in self.resources if r["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict:
+        """Return the one resource of KIND called NAME."""
+        (found,) = [r for r in self.all(kind) if r["metadata"]["name"] == name]
+        return found
+
+    def pod(self, name: str) -> dict:
+        """Return the pod spec of the Deployment or Job called NAME."""
+        kind = "Job" if name == MIGRATE else "Deployment"
+        return self.get(kind, name)["spec"]["template"]["spec"]
+
+    def container(self, name: str) -> dict:
+        """Return the one container of NAME's pods."""
+        (container,) = self.pod(name)["containers"]
+        return container
+
+    def pod_labels(self, name: str) -> dict[str, str]:
+        """Return the labels of NAME's pods."""
+        kind = "Job" if name == MIGRATE else "Deployment"
+        return self.get(kind, name)["spec"]["template"]["metadata"]["labels"]
+
+    @property
+    def config(self) -> dict[str, str]:
+        """The service's settings in the ConfigMap."""
+        return self.get("ConfigMap", "time-tracker-config")["data"]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS, ids=lambda path: path.name)
+def overlay(request) -> Manifests:
+    """What each overlay renders to."""
+    return Manifests(request.param)
+
+
+def test_there_is_a_production_overlay():
+    assert [path.name for path in OVERLAYS] == ["production"]
+
+
+def test_the_base_lists_every_manifest_beside_it():
+    resources = load_yaml(BASE / "kustomization.yaml")["resources"]
+
+    assert set(resources) == {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+def test_the_image_is_named_only_by_the_overlays_images_setting(overlay):
+    (image,) = load_yaml(overlay.directory / "kustomization.yaml")["images"]
+    named = re.findall(
+        r"^\s*image:\s*(\S+)", "".join(p.read_text() for p in KUBERNETES.rglob("*.yaml")), re.M
+    )
+
+    assert image["name"] == "time-tracker" and set(named) == {"time-tracker"}
+    for name in (WEB, WORKER, MIGRATE):
+        assert overlay.container(name)["image"] == f"{image['newName']}:{image['newTag']}"
+
+
+def container_port(container: dict, port: int | str) -> int:
+    """Resolve a port (a number or a name) to the container's port number."""
+    by_name = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    return by_name.get(port, port)
+
+
+@pytest.mark.parametrize(
+    ("probe", "path"),
+    [("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")],
+)
+def test_probes_point_at_real_routes_on_the_images_port(overlay, probe, path, route_paths):
+    container = overlay.container(WEB)
+    http = container[probe]["httpGet"]
+
+    assert http["path"] == path
+    assert path in route_paths
+    assert container_port(container, http["port"]) == int(runtime_arguments("EXPOSE")[0])
+
+
+def test_startup_probe_waits_longer_than_the_database_wait(overlay):
+    startup = overlay.container(WEB)["startupProbe"]
+
+    assert startup["periodSeconds"] * startup["failureThreshold"] > int(
+        overlay.config["DB_WAIT_TIMEOUT"]
+    )
+
+
+@pytest.mark.parametrize("name", [WEB, WORKER, MIGRATE])
+def test_every_pod_runs_locked_down_as_the_images_user(overlay, name):
+    pod = overlay.pod(name)
+    context = overlay.container(name)["securityContext"]
+
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == context["runAsUser"] == UID
+    assert pod["automountServiceAccountToken"] is False
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"]["drop"] == ["ALL"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in overlay.container(name)["volumeMounts"]  # noqa: S108
+    assert any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
+
+
+def test_termination_grace_covers_the_prestop_pause_and_the_graceful_timeout(overlay):
+    pause = int(overlay.container(WEB)["lifecycle"]["preStop"]["exec"]["command"][-1])
+    graceful = int(overlay.config["GRACEFUL_TIMEOUT"])
+
+    assert int(overlay.config["DRAIN_SECONDS"]) < graceful
+    assert overlay.pod(WEB)["terminationGracePeriodSeconds"] > pause + graceful
+
+
+SECRET_FILES = {
+    WEB: {"DATABASE_URL_FILE", "JWT_SECRET_FILE", "INTEGRATIONS_KEY_FILE"},
+    WORKER: {"DATABASE_URL_FILE", "JWT_SECRET_FILE", "INTEGRATIONS_KEY_FILE"},
+    MIGRATE: {"DATABASE_URL_FILE"},
+}
+
+
+@pytest.mark.parametrize("name", [WEB, WORKER, MIGRATE])
+def test_secrets_are_files_of_the_one_secret_read_through_the_file_settings(overlay, name):
+    container, pod = overlay.container(name), overlay.pod(name)
+    env = {item["name"]: item["value"] for item in container["env"]}
+    secret_volumes = {v["name"] for v in pod["volumes"] if "secret" in v}
+    mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in secret_volumes]
+    plain = {name.removesuffix("_FILE") for name in SECRET_FILES[WEB]}
+
+    assert SECRET_FILES[name] <= env.keys()
+    assert not plain & (env.keys() | overlay.config.keys())
+    assert {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v} == {
+        "time-tracker-secrets"
+    }
+    for setting in SECRET_FILES[name]:
+        assert any(env[setting].startswith(f"{mount}/") for mount in mounts)
+
+
+def test_service_pdb_and_hpa_select_the_web_deployment(overlay):
+    labels = overlay.pod_labels(WEB)
+    service = overlay.get("Service", WEB)["spec"]
+    pdb = overlay.get("PodDisruptionBudget", WEB)["spec"]
+    hpa = overlay.get("HorizontalPodAutoscaler", WEB)["spec"]
+
+    assert service["selector"].items() <= labels.items()
+    assert container_port(overlay.container(WEB), service["ports"][0]["targetPort"]) == 8000
+    assert pdb["selector"]["matchLabels"].items() <= labels.items()
+    assert hpa["scaleTargetRef"]["name"] == WEB
+    assert hpa["minReplicas"] >= overlay.get("Deployment", WEB)["spec"]["replicas"]
+
+
+def pods_at_most(deployment: dict, replicas: int) -> int:
+    """Pods of DEPLOYMENT during a rollout at REPLICAS: one more per allowed surge."""
+    surge = deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    assert isinstance(surge, int), "a percentage would hide the count"
+    return replicas + surge
+
+
+def test_the_largest_scale_fits_postgresqls_default_connection_limit(overlay):
+    config = overlay.config
+    hpa = overlay.get("HorizontalPodAutoscaler", WEB)["spec"]
+    web_pods = pods_at_most(overlay.get("Deployment", WEB), hpa["maxReplicas"])
+    pool = int(config.get("DB_POOL_SIZE", config["THREADS"]))
+    worker = overlay.get("Deployment", WORKER)
+    worker_pods = pods_at_most(worker, worker["spec"]["replicas"])
+    # service/worker.py: a connection per running job, one per job's heartbeat, one sweep.
+    per_worker_pod = 2 * int(config["JOB_WORKERS"]) + 1
+    migration_job = 1
+
+    used = web_pods * int(config["WEB_CONCURRENCY"]) * pool
+    used += worker_pods * per_worker_pod + migration_job
+
+    assert "HorizontalPodAutoscaler" not in {
+        r["kind"] for r in overlay.resources if r["metadata"]["name"] == WORKER
+    }
+    assert used <= POSTGRES_MAX_CONNECTIONS - POSTGRES_RESERVED - CONNECTION_MARGIN
+
+
+def test_the_worker_runs_the_same_image_and_settings_outside_the_service(overlay):
+    web, worker = overlay.container(WEB), overlay.container(WORKER)
+    service = overlay.get("Service", WEB)["spec"]
+
+    assert (worker["image"], worker["args"]) == (web["image"], ["worker"])
+    assert worker["envFrom"] == web["envFrom"]
+    assert overlay.pod(WORKER)["securityContext"] == overlay.pod(WEB)["securityContext"]
+    assert not service["selector"].items() <= overlay.pod_labels(WORKER).items()
+
+
+def test_the_migration_job_migrates_through_the_images_entrypoint(overlay):
+    container = overlay.container(MIGRATE)
+
+    assert "command" not in container
+    assert container["args"][-1].endswith("exec python -m service.migrate")
+    assert container["envFrom"] == overlay.container(WEB)["envFrom"]
+    assert overlay.config["MIGRATE_ON_START"] == "false"
+
+
+def redis_urls(config: dict[str, str]) -> dict[str, str]:
+    """The settings that name the Redis the web and worker pods share."""
+    return {name: config[name] for name in ("JOBS_URL", "RATE_LIMIT_STORAGE_URI")}
+
+
+def test_the_queue_and_the_sign_in_counters_live_in_the_overlays_redis(overlay):
+    urls = redis_urls(overlay.config)
+    hosts = {urlsplit(url).hostname for url in urls.values()}
+    databases = {urlsplit(url).path for url in urls.values()}
+
+    assert all(url.startswith("redis://") for url in urls.values())
+    assert len(databases) == 2  # the queue and the counters are kept apart
+    (host,) = hosts
+    assert overlay.get("Service", host)["spec"]["type"] == "ExternalName"
+
+
+# --- Ingress and NetworkPolicy ----------------------------------------------------------
+
+
+def routed(path: str, rule: dict) -> bool:
+    """Tell whether an Ingress path RULE sends PATH to the service (Kubernetes' matching)."""
+    if rule["pathType"] == "Exact":
+        return path == rule["path"]
+    prefix = rule["path"].rstrip("/")
+    return path == prefix or path.startswith(f"{prefix}/")
+
+
+def ingress_paths(overlay: Manifests) -> list[dict]:
+    """The path rules of the overlay's one Ingress."""
+    (ingress,) = overlay.all("Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    return rule["http"]["paths"]
+
+
+def test_the_ingress_routes_the_public_paths_to_the_service(overlay):
+    paths = ingress_paths(overlay)
+    (ingress,) = overlay.all("Ingress")
+
+    assert [(p["path"], p["pathType"]) for p in paths] == [
+        ("/api", "Prefix"),
+        ("/auth", "Prefix"),
+        ("/openapi.json", "Exact"),
+        ("/.well-known", "Prefix"),
+    ]
+    assert {p["backend"]["service"]["name"] for p in paths} == {WEB}
+    assert {p["backend"]["service"]["port"]["name"] for p in paths} == {"http"}
+    assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
+
+
+def test_every_route_is_public_through_the_ingress_or_kept_inside(overlay, route_paths):
+    paths = ingress_paths(overlay)
+    public = {route for route in route_paths if any(routed(route, p) for p in paths)}
+
+    assert route_paths - public == INTERNAL_ROUTES
+    assert all(any(routed(route, p) for route in route_paths) for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/api", True), ("/api/entries", True), ("/apis", False), ("/metrics", False)],
+)
+def test_prefix_paths_match_whole_segments_as_kubernetes_does(path, expected):
+    assert routed(path, {"path": "/api", "pathType": "Prefix"}) is expected
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Tell whether a label SELECTOR (matchLabels, matchExpressions In) selects LABELS."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def policies(overlay: Manifests, name: str, direction: str) -> list[dict]:
+    """The NetworkPolicies of DIRECTION (Ingress or Egress) that select NAME's pods."""
+    return [
+        policy["spec"]
+        for policy in overlay.all("NetworkPolicy")
+        if direction in policy["spec"]["policyTypes"]
+        and selects(policy["spec"]["podSelector"], overlay.pod_labels(name))
+    ]
+
+
+def namespaces(rule: dict) -> set[str]:
+    """The namespaces a rule's peers name; a peer without one fails the test."""
+    peers = rule.get("from") or rule.get("to")
+    assert peers, "a rule without peers admits everyone"
+    return {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in peers
+    }
+
+
+def test_only_the_ingress_controller_and_monitoring_reach_the_port_serving_metrics(
+    overlay, route_paths
+):
+    container = overlay.container(WEB)
+    (policy,) = policies(overlay, WEB, "Ingress")
+    ports = {container_port(container, p["port"]) for r in policy["ingress"] for p in r["ports"]}
+    served = {p["containerPort"] for p in container["ports"]}
+    scrape = overlay.get("Deployment", WEB)["spec"]["template"]["metadata"]["annotations"]
+
+    assert "/metrics" in route_paths and scrape["prometheus.io/path"] == "/metrics"
+    # /metrics shares the API's port: a policy cannot tell them apart, the Ingress does.
+    assert ports == served == {int(scrape["prometheus.io/port"])}
+    assert [namespaces(rule) for rule in policy["ingress"]] == [{"ingress-nginx"}, {"monitoring"}]
+    assert not any(routed("/metrics", p) for p in ingress_paths(overlay))
+
+
+@pytest.mark.parametrize("name", [WORKER, MIGRATE])
+def test_the_worker_and_the_job_admit_nothing(overlay, name):
+    (policy,) = policies(overlay, name, "Ingress")
+
+    assert "ingress" not in policy
+    assert "ports" not in overlay.container(name)
+
+
+def allowed_egress(overlay: Manifests, name: str) -> dict[tuple[int, str], list[dict]]:
+    """Where NAME's pods may connect: (port, protocol) to the peers allowed on it."""
+    allowed: dict[tuple[int, str], list[dict]] = {}
+    for policy in policies(overlay, name, "Egress"):
+        for rule in policy["egress"]:
+            assert rule.get("to"), "a rule without peers lets the pods reach everyone"
+            for port in rule["ports"]:
+                allowed.setdefault((port["port"], port["protocol"]), []).extend(rule["to"])
+    return allowed
+
+
+@pytest.mark.parametrize("name", [WEB, WORKER, MIGRATE])
+def test_pods_reach_only_dns_postgresql_redis_and_public_https(overlay, name):
+    allowed = allowed_egress(overlay, name)
+    redis_ports = {urlsplit(url).port for url in redis_urls(overlay.config).values()}
+    private = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}
+
+    assert set(allowed) == {
+        (53, "UDP"),
+        (53, "TCP"),
+        (443, "TCP"),
+        (5432, "TCP"),
+        *((port, "TCP") for port in redis_ports),
+    }
+    assert {peer["podSelector"]["matchLabels"]["k8s-app"] for peer in allowed[53, "UDP"]} == {
+        "kube-dns"
+    }
+    public = [peer["ipBlock"] for peer in allowed[443, "TCP"]]
+    assert {block["cidr"] for block in public} == {"0.0.0.0/0", "::/0"}
+    assert private <= set(public[0]["except"])
+    for port in (5432, *redis_ports):
+        assert all("cidr" in peer["ipBlock"] for peer in allowed[port, "TCP"])
+
+
+# --- The Secret, as docs/deployment.md documents it ----------------------------------------
+
+DEPLOYMENT_DOC = (ROOT / "docs" / "deployment.md").read_text()
+
+
+def test_the_documented_secret_has_every_key_the_pods_read(overlay):
+    keys = set(re.findall(r"^\| `(\w+)` \|", DEPLOYMENT_DOC, re.M))
+    mounted = {
+        Path(item["value"]).name
+        for name in (WEB, WORKER, MIGRATE)
+        for item in overlay.container(name)["env"]
+        if item["name"].endswith("_FILE")
+    }
+
+    assert mounted == {"database_url", "jwt_secret", "integrations_key"}
+    assert mounted <= keys
+
+
+def test_the_documented_database_url_points_at_the_clusters_database(overlay):
+    (url,) = set(re.findall(r"postgresql://[^\s`\"']*@time-tracker[^\s`\"']*", DEPLOYMENT_DOC))
+    parts = urlsplit(url)
+
+    assert overlay.get("Service", parts.hostname)["spec"]["type"] == "ExternalName"
+    assert (parts.port, "TCP") in allowed_egress(overlay, WEB)
+
+
+# --- Compose ------------------------------------------------------------------------------
+
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
+SERVICES = COMPOSE["services"]
 
 
 @pytest.fixture(scope="module")
@@ -290,121 +701,201 @@ def route_paths(tmp_path_factory) -> set[str]:
     return {rule.rule for rule in create_app(settings(url)).url_map.iter_rules()}
 
 
-def test_kustomization_lists_every_manifest_but_the_optional_migration_job():
-    files = {p.name for p in KUBERNETES.glob("*.yaml")}
+def test_compose_runs_postgresql_redis_the_web_service_and_the_worker():
+    web, worker = SERVICES["web"], SERVICES["worker"]
 
-    assert set(KUSTOMIZATION["resources"]) == files - {"kustomization.yaml", "migration-job.yaml"}
-
-
-def container_port(port: int | str) -> int:
-    """Resolve a probe's port (a number or a name) to the container's port number."""
-    by_name = {p["name"]: p["containerPort"] for p in CONTAINER["ports"]}
-    return by_name.get(port, port)
+    assert set(SERVICES) == {"db", "redis", "web", "worker"}
+    assert web["image"] == worker["image"] and "build" in web and "build" not in worker
+    assert worker["command"] == ["worker"] and "command" not in web
 
 
-@pytest.mark.parametrize(
-    ("probe", "path"),
-    [("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")],
-)
-def test_probes_point_at_real_routes_on_the_container_port(probe, path, route_paths):
-    http = CONTAINER[probe]["httpGet"]
-
-    assert http["path"] == path
-    assert path in route_paths
-    assert container_port(http["port"]) == int(runtime_arguments("EXPOSE")[0])
+@pytest.mark.parametrize("name", ["db", "redis", "web", "worker"])
+def test_every_compose_service_has_a_healthcheck(name):
+    assert SERVICES[name]["healthcheck"]["test"][0] == "CMD"
 
 
-def test_startup_probe_waits_longer_than_the_database_wait():
-    startup = CONTAINER["startupProbe"]
+def test_the_web_healthcheck_asks_a_real_route(route_paths):
+    (path,) = re.findall(r"127\.0\.0\.1:8000(/\w+)", SERVICES["web"]["healthcheck"]["test"][-1])
 
-    assert startup["periodSeconds"] * startup["failureThreshold"] > int(CONFIG["DB_WAIT_TIMEOUT"])
-
-
-def test_pod_runs_locked_down_as_the_images_user():
-    context = CONTAINER["securityContext"]
-
-    assert POD["securityContext"]["runAsNonRoot"] is True
-    assert POD["securityContext"]["runAsUser"] == context["runAsUser"] == UID
-    assert context["readOnlyRootFilesystem"] is True
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["capabilities"]["drop"] == ["ALL"]
-    assert {"name": "tmp", "mountPath": "/tmp"} in CONTAINER["volumeMounts"]  # noqa: S108
-    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in POD["volumes"]
+    assert path == "/readyz" and path in route_paths
 
 
-def test_termination_grace_covers_the_prestop_pause_and_the_graceful_timeout():
-    pause = int(CONTAINER["lifecycle"]["preStop"]["exec"]["command"][-1])
-    graceful = int(CONFIG["GRACEFUL_TIMEOUT"])
-
-    assert int(CONFIG["DRAIN_SECONDS"]) < graceful
-    assert POD["terminationGracePeriodSeconds"] > pause + graceful
-
-
-def test_secrets_are_mounted_files_read_through_the_file_settings():
-    env = {item["name"]: item["value"] for item in CONTAINER["env"]}
-    secret_volumes = {v["name"] for v in POD["volumes"] if "secret" in v}
-    mounts = CONTAINER["volumeMounts"]
-    secret_mounts = [m["mountPath"] for m in mounts if m["name"] in secret_volumes]
-
-    assert {"DATABASE_URL_FILE", "JWT_SECRET_FILE"} <= env.keys()
-    assert not {"DATABASE_URL", "JWT_SECRET"} & (env.keys() | CONFIG.keys())
-    for name in ("DATABASE_URL_FILE", "JWT_SECRET_FILE"):
-        assert any(env[name].startswith(f"{mount}/") for mount in secret_mounts)
-
-
-def test_service_pdb_and_hpa_select_the_deployment():
-    labels = DEPLOYMENT["spec"]["template"]["metadata"]["labels"]
-    service = load_yaml(KUBERNETES / "service.yaml")["spec"]
-    pdb = load_yaml(KUBERNETES / "poddisruptionbudget.yaml")["spec"]
-    hpa = load_yaml(KUBERNETES / "horizontalpodautoscaler.yaml")["spec"]
-
-    assert DEPLOYMENT["spec"]["replicas"] == 3
-    assert service["selector"].items() <= labels.items()
-    assert container_port(service["ports"][0]["targetPort"]) == 8000
-    assert pdb["selector"]["matchLabels"].items() <= labels.items()
-    assert hpa["scaleTargetRef"]["name"] == DEPLOYMENT["metadata"]["name"]
-    assert hpa["minReplicas"] >= DEPLOYMENT["spec"]["replicas"]
-
-
-def test_the_largest_scale_fits_postgresqls_default_connection_limit():
-    hpa = load_yaml(KUBERNETES / "horizontalpodautoscaler.yaml")["spec"]
-    per_pod = int(CONFIG["WEB_CONCURRENCY"]) * int(CONFIG["THREADS"])
-    workers = WORKER["spec"]["replicas"] * (2 * int(CONFIG["JOB_WORKERS"]) + 1)
-    migration_runner = 1
-    usable = 100 - 3  # max_connections minus superuser_reserved_connections
-
-    assert hpa["maxReplicas"] * per_pod + workers + migration_runner <= usable
-
-
-def test_the_worker_runs_the_same_image_locked_down_and_outside_the_service():
-    pod = WORKER["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    service = load_yaml(KUBERNETES / "service.yaml")["spec"]
-
-    assert (container["image"], container["args"]) == ("time-tracker", ["worker"])
-    assert pod["securityContext"] == DEPLOYMENT["spec"]["template"]["spec"]["securityContext"]
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert (
-        not service["selector"].items() <= WORKER["spec"]["template"]["metadata"]["labels"].items()
+def worker_healthcheck(**env: str) -> subprocess.CompletedProcess:
+    """Run compose's worker healthcheck with this venv's python, in ENV."""
+    test = SERVICES["worker"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "JOBS_"))}
+    return subprocess.run(
+        [sys.executable, *test[2:]],
+        env=clean | env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    assert CONFIG["JOBS_URL"].startswith("redis://")
 
 
-def test_compose_passes_secrets_as_files_and_waits_for_a_healthy_database():
-    compose = load_yaml(ROOT / "docker-compose.yml")
-    web = compose["services"]["web"]
+@pytest.fixture
+def local_redis() -> str:
+    """A database of the local Redis, or a skip when none answers."""
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"Redis unreachable at {url}: {exc}")
+    return url
 
-    assert web["depends_on"] == {"db": {"condition": "service_healthy"}}
-    assert "healthcheck" in compose["services"]["db"]
-    assert set(web["secrets"]) == {"database_url", "jwt_secret"}
-    assert not {"DATABASE_URL", "JWT_SECRET"} & web["environment"].keys()
-    assert all(s["file"].startswith("./secrets/") for s in compose["secrets"].values())
+
+def test_the_worker_is_healthy_while_its_redis_and_its_database_answer(postgres_url, local_redis):
+    result = worker_healthcheck(DATABASE_URL=postgres_url, JOBS_URL=local_redis)
+
+    assert (result.returncode, result.stderr) == (0, "")
 
 
-def test_the_migration_job_goes_through_the_images_entrypoint():
-    job = load_yaml(KUBERNETES / "migration-job.yaml")["spec"]["template"]["spec"]
-    (container,) = job["containers"]
+@pytest.mark.parametrize("down", ["JOBS_URL", "DATABASE_URL"])
+def test_the_worker_is_unhealthy_when_its_redis_or_its_database_is_down(
+    postgres_url, local_redis, down
+):
+    nothing = f"127.0.0.1:{free_port()}"
+    env = {"DATABASE_URL": postgres_url, "JOBS_URL": local_redis}
+    env[down] = {"JOBS_URL": f"redis://{nothing}/0", "DATABASE_URL": f"postgresql://x@{nothing}/x"}[
+        down
+    ]
 
-    assert "command" not in container
-    assert container["args"][-1].endswith("exec python -m service.migrate")
-    assert job["securityContext"]["runAsUser"] == UID
+    assert worker_healthcheck(**env).returncode == 1
+
+
+def test_compose_starts_each_service_after_what_it_needs_is_healthy():
+    healthy = {"condition": "service_healthy"}
+
+    assert SERVICES["web"]["depends_on"] == {"db": healthy, "redis": healthy}
+    # The web service migrates, and is healthy (ready) only once it has.
+    assert SERVICES["worker"]["depends_on"] == {"db": healthy, "redis": healthy, "web": healthy}
+
+
+def test_compose_keeps_data_in_named_volumes():
+    mounts = {name: s.get("volumes", []) for name, s in SERVICES.items()}
+
+    assert mounts["db"] == ["db-data:/var/lib/postgresql/data"]
+    assert mounts["redis"] == ["redis-data:/data"]
+    assert set(COMPOSE["volumes"]) == {"db-data", "redis-data"}
+    assert not mounts["web"] and not mounts["worker"]
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_compose_passes_every_secret_as_a_file_and_shares_redis(name):
+    service = SERVICES[name]
+    env = service["environment"]
+
+    assert set(service["secrets"]) == {"database_url", "jwt_secret", "integrations_key"}
+    for secret in service["secrets"]:
+        assert env[f"{secret.upper()}_FILE"] == f"/run/secrets/{secret}"
+        assert secret.upper() not in env
+    assert {urlsplit(url).hostname for url in redis_urls(env).values()} == {"redis"}
+    assert len({urlsplit(url).path for url in redis_urls(env).values()}) == 2
+    assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
+
+
+def test_compose_reads_its_secrets_from_the_files_make_secrets_writes():
+    made = re.findall(r"^create (\w+) ", (ROOT / "scripts" / "make-secrets").read_text(), re.M)
+
+    assert {name: s["file"] for name, s in COMPOSE["secrets"].items()} == {
+        name: f"./secrets/{name}" for name in made
+    }
+    assert SERVICES["db"]["environment"]["POSTGRES_PASSWORD_FILE"] == (
+        "/run/secrets/postgres_password"
+    )
+
+
+def test_env_example_lists_every_variable_compose_reads_and_no_other():
+    read = set(re.findall(r"\$\{(\w+)", COMPOSE_TEXT))
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^(\w+)=", example, re.M))
+
+    assert read == listed
+
+
+# --- scripts/make-secrets -----------------------------------------------------------------
+
+MAKE_SECRETS = ROOT / "scripts" / "make-secrets"
+SECRET_NAMES = ["postgres_password", "database_url", "jwt_secret", "integrations_key"]
+
+
+def make_secrets(*args: str) -> subprocess.CompletedProcess:
+    """Run scripts/make-secrets with ARGS."""
+    return subprocess.run(
+        [str(MAKE_SECRETS), *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_make_secrets_writes_secrets_the_service_accepts(tmp_path):
+    folder = tmp_path / "secrets"
+
+    result = make_secrets(str(folder))
+
+    files = {name: folder / name for name in SECRET_NAMES}
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [f"created  {files[name]}" for name in SECRET_NAMES]
+    password = files["postgres_password"].read_text()
+    assert files["database_url"].read_text() == (
+        f"postgresql://time_tracker:{password}@db:5432/time_tracker"
+    )
+    config = load_config(
+        env={f"{name.upper()}_FILE": str(path) for name, path in files.items()}
+        | {"JOBS_URL": "redis://redis:6379/0"}
+    )
+    assert config["DATABASE_URL"] == files["database_url"].read_text()
+    assert config["INTEGRATIONS_KEY"] == files["integrations_key"].read_text()
+    assert len(set(path.read_text() for path in files.values())) == len(files)
+
+
+def test_make_secrets_lets_the_containers_read_the_files_and_only_you_the_folder(tmp_path):
+    folder = tmp_path / "secrets"
+
+    make_secrets(str(folder))
+
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for name in SECRET_NAMES:
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o444
+
+
+def test_make_secrets_never_overwrites_a_secret(tmp_path):
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / "jwt_secret").write_text("kept-" * 10)
+
+    first = make_secrets(str(folder))
+    before = {name: (folder / name).read_text() for name in SECRET_NAMES}
+    second = make_secrets(str(folder))
+
+    assert f"kept     {folder / 'jwt_secret'} (it exists)" in first.stdout
+    assert second.returncode == 0
+    assert second.stdout.splitlines() == [
+        f"kept     {folder / n} (it exists)" for n in SECRET_NAMES
+    ]
+    assert {name: (folder / name).read_text() for name in SECRET_NAMES} == before
+    assert before["jwt_secret"] == "kept-" * 10
+
+
+def test_make_secrets_points_the_url_at_another_host_for_a_cluster(tmp_path):
+    folder = tmp_path / "kubernetes"
+
+    make_secrets(str(folder), "time-tracker-postgres:5432")
+
+    password = (folder / "postgres_password").read_text()
+    assert (folder / "database_url").read_text() == (
+        f"postgresql://time_tracker:{password}@time-tracker-postgres:5432/time_tracker"
+    )
+
+
+def test_make_secrets_refuses_a_database_url_without_its_password(tmp_path):
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    (folder / "database_url").write_text("postgresql://time_tracker:old@db:5432/time_tracker")
+
+    result = make_secrets(str(folder))
+
+    assert result.returncode == 1
+    assert "database_url exists without" in result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["database_url"]

@@ -45,6 +45,20 @@ def test_arguments_run_instead_of_the_boot_sequence(empty_sqlite_url):
     ]
 
 
+def test_the_flask_cli_runs_through_the_entrypoint_too(empty_sqlite_url):
+    """`docker compose run --rm web flask --app wsgi ...`: the first admin, clients, syncs."""
+    env = server_env(empty_sqlite_url, free_port())
+
+    result = run_entrypoint("flask", "--app", "wsgi", "migrate", "--check", env=env)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "entrypoint: running flask --app wsgi migrate --check",
+        f"pending migrations: {', '.join(MIGRATIONS)}",
+    ]
+    assert "waiting for the database" not in result.stdout
+
+
 def test_gives_up_on_an_unreachable_database_with_a_clear_message():
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/none"
     env = server_env(url, free_port(), DB_WAIT_TIMEOUT=2)
