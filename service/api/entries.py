@@ -32,6 +32,7 @@ from service.schemas.responses import Entry
 from service.schemas.responses import EntryList
 from service.schemas.responses import EntryPage
 from service.schemas.responses import dump
+from service.security import current_principal
 from service.security import current_user_id
 from service.security import require_auth
 
@@ -137,4 +138,6 @@ def bulk_upsert():
             for i in duplicates
         ]
         raise APIError(422, "The batch names an entry twice.", errors=errors)
-    return jsonify(dump(BulkResult, upserts.bulk_upsert(current_user_id(), body.entries)))
+    writer = uuid.UUID(current_principal().subject)
+    counts = upserts.bulk_upsert(current_user_id(), body.entries, writer=writer)
+    return jsonify(dump(BulkResult, counts))
