@@ -278,17 +278,20 @@ def timed_span(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) ->
     start_date = require(row, names, "start date")
     start_time = require(row, names, "start time")
     start = parse_moment(f"{start_date} {start_time}", zone, names["start date"])
-    content = {
-        "project": row["project"],
-        "description": row["description"],
-        "identity": row["identity"],
-        "duration_column": names["duration"],
-        "email": row["email"],
-    }
+    # Positional: the fields after `seconds`, in Span's order (no external id, no source).
+    content = (
+        row["project"],
+        row["description"],
+        row["identity"],
+        None,
+        names["duration"],
+        None,
+        row["email"],
+    )
     if row["duration"]:
-        return Span(start, parse_hours(row["duration"], names["duration"]), **content)
+        return Span(start, parse_hours(row["duration"], names["duration"]), *content)
     if not row["end time"]:
-        return Span(start, None, **content)
+        return Span(start, None, *content)
     end_date = row["end date"] or start_date
     end = parse_moment(f"{end_date} {row['end time']}", zone, names["end time"])
-    return Span(start, elapsed(start, end), **content)
+    return Span(start, elapsed(start, end), *content)
