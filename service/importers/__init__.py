@@ -210,7 +210,7 @@ def import_file(
     skipped and counted. The batches are written as they are read, in one transaction
     that a bad row anywhere in the file rolls back; PRINCIPAL is the writer.
     """
-    own_email = User.select(User.email).where(User.id == user_id).scalar()
+    own_email = User.select(User.email).where(User.id == user_id).scalar() or ""
     upload = Upload(data, format_name, zone, max_rows, own_email, principal, skip_unknown_users)
     writer = uuid.UUID(principal.subject)
     try:
