@@ -31,22 +31,24 @@ CHUNK_ROWS = 500
 T = TypeVar("T")
 _DONE = object()
 # One statement per batch, its rows passed as one JSON document that PostgreSQL reads with
-# json_to_recordset. New keys insert, changed rows update, unchanged rows are left alone (no
-# dead tuple), and RETURNING tells inserted rows (xmax = 0) from updated ones. Each row
-# brings the id it gets if it is new (time_ordered_ids).
+# json_to_recordset. New keys insert, changed rows update (and name the writer), unchanged
+# rows are left alone (no dead tuple, the last writer kept), and RETURNING tells inserted
+# rows (xmax = 0) from updated ones. Each row brings the id it gets if it is new
+# (time_ordered_ids), and a `user_id` only when it belongs to someone other than the
+# statement's user, so a one-person file's document is no larger than before teams.
 POSTGRES_UPSERT = """
 INSERT INTO time_entries AS t
     (id, user_id, source, external_id, date, duration, project, description,
-     created_at, updated_at)
-SELECT id, %(user)s::uuid, source, external_id, date, duration, project,
-       description, %(now)s, %(now)s
+     created_at, updated_at, updated_by)
+SELECT id, COALESCE(batch.user_id, %(user)s::uuid), source, external_id, date, duration,
+       project, description, %(now)s, %(now)s, %(writer)s::uuid
 FROM json_to_recordset(%(rows)s::json)
-    AS batch (id uuid, source text, external_id text, date timestamptz, duration float8,
-              project text, description text)
+    AS batch (id uuid, user_id uuid, source text, external_id text, date timestamptz,
+              duration float8, project text, description text)
 ON CONFLICT (user_id, source, external_id) DO UPDATE
-    SET (date, duration, project, description, updated_at)
+    SET (date, duration, project, description, updated_at, updated_by)
       = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
-         EXCLUDED.updated_at)
+         EXCLUDED.updated_at, EXCLUDED.updated_by)
     WHERE (t.date, t.duration, t.project, t.description) IS DISTINCT FROM
           (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description)
 RETURNING (xmax = 0)
@@ -80,35 +82,39 @@ def duplicate_keys(items: Iterable[BulkEntry]) -> list[int]:
     return duplicates
 
 
-def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry]) -> UpsertCounts:
+def bulk_upsert(user_id: uuid.UUID, items: list[BulkEntry], *, writer: uuid.UUID) -> UpsertCounts:
     """Insert new and update changed entries by (source, external_id), in one transaction."""
-    return upsert_rows(user_id, [item.model_dump() for item in items])
+    return upsert_rows(user_id, [item.model_dump() for item in items], writer=writer)
 
 
 def upsert_rows(
-    user_id: uuid.UUID, rows: list[dict[str, Any]], *, dry_run: bool = False
+    user_id: uuid.UUID, rows: list[dict[str, Any]], *, writer: uuid.UUID, dry_run: bool = False
 ) -> UpsertCounts:
     """Upsert already-valid entry dicts by (source, external_id) in one transaction.
 
     Each row has source, external_id and the CONTENT_FIELDS; keys must not repeat.
-    With DRY_RUN the counts are computed and nothing is written.
+    WRITER (a user's or a service client's id) is recorded as `updated_by` on every row it
+    creates or changes. With DRY_RUN the counts are computed and nothing is written.
     """
     ordered = sorted(rows, key=_key)
     batches = [ordered[start : start + BATCH_ROWS] for start in range(0, len(ordered), BATCH_ROWS)]
-    return upsert_batches(user_id, lambda: batches, dry_run=dry_run)
+    return upsert_batches(user_id, lambda: batches, writer=writer, dry_run=dry_run)
 
 
-def upsert_batches(user_id: uuid.UUID, batches: Batches, *, dry_run: bool = False) -> UpsertCounts:
+def upsert_batches(
+    user_id: uuid.UUID, batches: Batches, *, writer: uuid.UUID, dry_run: bool = False
+) -> UpsertCounts:
     """Upsert the rows of the batches BATCHES() yields in one transaction, as they come.
 
-    Keys must not repeat across batches; an exception from the batches rolls back all of
-    them. Each batch is written in key order, so racing writers lock rows in the same
-    order; a deadlock PostgreSQL still reports calls BATCHES again and reruns the whole
-    (once only inside an outer transaction).
+    A row goes to USER_ID unless it names another user as `user_id` (a UUID string); keys
+    (user, source, external_id) must not repeat across batches. An exception from the
+    batches rolls back all of them. Each batch is written in key order, so racing writers
+    lock rows in the same order; a deadlock PostgreSQL still reports calls BATCHES again
+    and reruns the whole (once only inside an outer transaction).
     """
     if is_postgres(db) and not dry_run:
-        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, batches()))
-    return rerun_on_deadlock(lambda: _upsert_compared(user_id, batches(), dry_run))
+        return rerun_on_deadlock(lambda: _upsert_postgres(user_id, writer, batches()))
+    return rerun_on_deadlock(lambda: _upsert_compared(user_id, writer, batches(), dry_run))
 
 
 def read_ahead(items: Iterator[T]) -> Iterator[T]:
@@ -128,21 +134,21 @@ def _key(row: dict[str, Any]) -> tuple[str, str]:
     return row["source"], row["external_id"]
 
 
-def _upsert_postgres(user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]]) -> UpsertCounts:
+def _upsert_postgres(
+    user_id: uuid.UUID, writer: uuid.UUID, batches: Iterable[list[dict[str, Any]]]
+) -> UpsertCounts:
     """Write each batch with one POSTGRES_UPSERT statement; count what it did."""
     now = utcnow()
     rows = 0
     inserted: list[bool] = []
+    fixed = {"user": str(user_id), "writer": str(writer), "now": now}
 
     def statements() -> Iterator[tuple[int, dict[str, Any]]]:
         for batch in batches:
             ordered = sorted(batch, key=_key)
             ids = time_ordered_ids(len(ordered))
             document = [{**row, "id": new} for row, new in zip(ordered, ids, strict=True)]
-            yield (
-                len(ordered),
-                {"rows": orjson.dumps(document).decode(), "user": str(user_id), "now": now},
-            )
+            yield len(ordered), {**fixed, "rows": orjson.dumps(document).decode()}
 
     with db.atomic():
         # The next batch is read, checked and encoded while PostgreSQL writes this one.
@@ -154,7 +160,7 @@ def _upsert_postgres(user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]]
 
 
 def _upsert_compared(
-    user_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]], dry_run: bool
+    user_id: uuid.UUID, writer: uuid.UUID, batches: Iterable[list[dict[str, Any]]], dry_run: bool
 ) -> UpsertCounts:
     """Compare each chunk with the stored entries; write the new and changed ones (unless
     DRY_RUN) with INSERT ... ON CONFLICT."""
@@ -166,12 +172,14 @@ def _upsert_compared(
             for start in range(0, len(ordered), CHUNK_ROWS):
                 chunk = ordered[start : start + CHUNK_ROWS]
                 stored = _stored_content(user_id, chunk)
-                changed = [row for row in chunk if stored.get(_key(row)) != _content(row)]
-                new = sum(_key(row) not in stored for row in changed)
+                changed = [
+                    row for row in chunk if stored.get(_owned_key(user_id, row)) != _content(row)
+                ]
+                new = sum(_owned_key(user_id, row) not in stored for row in changed)
                 created, updated = created + new, updated + len(changed) - new
                 unchanged += len(chunk) - len(changed)
                 if changed and not dry_run:
-                    _insert_or_update(user_id, changed, now)
+                    _insert_or_update(user_id, writer, changed, now)
     return UpsertCounts(created, updated, unchanged)
 
 
@@ -179,32 +187,52 @@ def _content(row: dict[str, Any]) -> tuple:
     return tuple(row[name] for name in CONTENT_FIELDS)
 
 
+def _owner(user_id: uuid.UUID, row: dict[str, Any]) -> uuid.UUID:
+    """Return whose entry ROW is: the user it names, else USER_ID."""
+    named = row.get("user_id")
+    return user_id if named is None else uuid.UUID(named)
+
+
+def _owned_key(user_id: uuid.UUID, row: dict[str, Any]) -> tuple[uuid.UUID, str, str]:
+    return _owner(user_id, row), row["source"], row["external_id"]
+
+
 def _stored_content(user_id: uuid.UUID, rows: list[dict[str, Any]]) -> dict[tuple, tuple]:
-    """Return the stored CONTENT_FIELDS of ROWS' keys, asking per source."""
-    by_source: dict[str, list[str]] = {}
+    """Return the stored CONTENT_FIELDS of ROWS' keys, asking per owner and source."""
+    groups: dict[tuple[uuid.UUID, str], list[str]] = {}
     for row in rows:
-        by_source.setdefault(row["source"], []).append(row["external_id"])
+        groups.setdefault((_owner(user_id, row), row["source"]), []).append(row["external_id"])
     columns = [getattr(TimeEntry, name) for name in CONTENT_FIELDS]
     found = {}
-    for source, external_ids in by_source.items():
+    for (owner, source), external_ids in groups.items():
         query = TimeEntry.select(TimeEntry.external_id, *columns).where(
-            (TimeEntry.user == user_id)
+            (TimeEntry.user == owner)
             & (TimeEntry.source == source)
             & TimeEntry.external_id.in_(external_ids)
         )
-        found.update({(source, row[0]): row[1:] for row in query.tuples()})
+        found.update({(owner, source, row[0]): row[1:] for row in query.tuples()})
     return found
 
 
-def _insert_or_update(user_id: uuid.UUID, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Insert ROWS, or update the stored entries with their keys."""
+def _insert_or_update(
+    user_id: uuid.UUID, writer: uuid.UUID, rows: list[dict[str, Any]], now: datetime
+) -> None:
+    """Insert ROWS, or update the stored entries with their keys; WRITER changed them."""
     values = [
-        {"id": time_ordered_id(), "user": user_id, "created_at": now, "updated_at": now, **row}
+        {
+            "id": time_ordered_id(),
+            "user": _owner(user_id, row),
+            "created_at": now,
+            "updated_at": now,
+            "updated_by": writer,
+            **{name: row[name] for name in ("source", "external_id", *CONTENT_FIELDS)},
+        }
         for row in rows
     ]
+    preserved = [getattr(TimeEntry, name) for name in (*CONTENT_FIELDS, "updated_at", "updated_by")]
     TimeEntry.insert_many(values).on_conflict(
         conflict_target=[TimeEntry.user, TimeEntry.source, TimeEntry.external_id],
-        preserve=[*(getattr(TimeEntry, name) for name in CONTENT_FIELDS), TimeEntry.updated_at],
+        preserve=preserved,
     ).execute()
 
 

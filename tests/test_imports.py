@@ -1,4 +1,8 @@
-"""Uploads through POST /api/imports: every format, twice, atomically, within limits."""
+"""Uploads through POST /api/imports: every format, twice, atomically, within limits.
+
+The uploader here is an admin and the people the sample exports name (Peter, Andy) have
+accounts, so rows land on them; tests/test_team_imports.py tells who may upload whose.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,29 @@ import pytest
 from service.upserts import BATCH_ROWS
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TOGGL = (FIXTURES / "toggl_detailed_report.reconstructed.csv").read_bytes()
+
+
+def sample(name: str) -> bytes:
+    """Return a sample export, its people moved to a domain an account can register with."""
+    return (FIXTURES / name).read_bytes().replace(b"@example.test", b"@example.com")
+
+
+TOGGL = sample("toggl_detailed_report.reconstructed.csv")
 HEADER = "Start date,Start time,Duration,Project,Description\n"
+PETER = "peter.test@example.com"
+ANDY = "andy@example.com"
+
+
+@pytest.fixture
+def user(make_user):
+    """The uploader: an admin, so the sample exports' people may be imported for."""
+    return make_user(role="admin")
+
+
+@pytest.fixture
+def people(make_user) -> dict[str, dict]:
+    """Peter and Andy, the people the sample exports name."""
+    return {"peter": make_user(PETER), "andy": make_user(ANDY)}
 
 
 @pytest.fixture
@@ -36,10 +61,11 @@ def upload(client, auth_headers):
 
 @pytest.fixture
 def totals(client, auth_headers):
-    """Sum the caller's hours per (project, UTC day), from the entries API."""
+    """Sum a user's hours (the caller's by default) per (project, UTC day), from the API."""
 
-    def compute() -> dict[tuple[str, str], float]:
-        response = client.get("/api/entries?limit=500", headers=auth_headers)
+    def compute(person: dict | None = None) -> dict[tuple[str, str], float]:
+        query = {"limit": 500, **({"user_id": person["id"]} if person else {})}
+        response = client.get("/api/entries", query_string=query, headers=auth_headers)
         assert response.status_code == 200
         sums: dict[tuple[str, str], float] = defaultdict(float)
         for item in response.json["items"]:
@@ -49,7 +75,7 @@ def totals(client, auth_headers):
     return compute
 
 
-def test_a_toggl_export_imported_twice_creates_its_entries_once(upload, totals):
+def test_a_toggl_export_imported_twice_creates_its_entries_once(upload, totals, people):
     first = upload(TOGGL, timezone="Europe/Berlin")
     second = upload(TOGGL, timezone="Europe/Berlin")
 
@@ -65,30 +91,34 @@ def test_a_toggl_export_imported_twice_creates_its_entries_once(upload, totals):
         "unchanged": 0,
         "skipped": 1,
         "skipped_by_reason": {"zero_duration": 1},
+        "skipped_users": [],
     }
     assert (second.json["created"], second.json["unchanged"]) == (0, 2)
-    assert totals() == {
-        ("Project for Big Company", "2024-03-04"): 1.0003,
-        ("Project Name", "2024-08-21"): 0.3069,
-    }
+    assert totals(people["peter"]) == {("Project for Big Company", "2024-03-04"): 1.0003}
+    assert totals(people["andy"]) == {("Project Name", "2024-08-21"): 0.3069}
+    assert totals() == {}
 
 
 @pytest.mark.parametrize(
-    ("sample", "source"),
+    ("name", "source", "owner"),
     [
-        ("toggl_time_entries_export_variant.reconstructed.csv", "toggl"),
-        ("clockify_detailed_report.reconstructed.csv", "clockify"),
-        ("clockify_detailed_report_variant.reconstructed.csv", "clockify"),
-        ("harvest_time_entries_export.reconstructed.csv", "harvest"),
-        ("generic_time_entries_upload.reconstructed.csv", "csv"),
+        ("toggl_time_entries_export_variant.reconstructed.csv", "toggl", ANDY),
+        ("clockify_detailed_report.reconstructed.csv", "clockify", PETER),
+        ("clockify_detailed_report_variant.reconstructed.csv", "clockify", PETER),
+        ("harvest_time_entries_export.reconstructed.csv", "harvest", None),
+        ("generic_time_entries_upload.reconstructed.csv", "csv", PETER),
     ],
 )
-def test_each_format_keeps_its_source(upload, client, auth_headers, sample, source):
-    response = upload((FIXTURES / sample).read_bytes())
+def test_each_format_keeps_its_source_for_its_own_person(
+    upload, client, make_user, headers_for, name, source, owner
+):
+    uploader = headers_for(make_user(owner))
+
+    response = upload(sample(name), headers=uploader)
 
     assert response.status_code == 200
     assert response.json["created"] == 1
-    listed = client.get("/api/entries", headers=auth_headers).json["items"]
+    listed = client.get("/api/entries", headers=uploader).json["items"]
     assert [item["source"] for item in listed] == [source]
 
 
@@ -166,12 +196,14 @@ def test_one_broken_row_writes_nothing_and_lists_every_bad_row(upload, client, a
     assert client.get("/api/entries", headers=auth_headers).json["items"] == []
 
 
-def test_a_dry_run_answers_the_counts_and_writes_nothing(upload, client, auth_headers):
+def test_a_dry_run_answers_the_counts_and_writes_nothing(upload, people, database_state):
+    before = database_state()
+
     response = upload(TOGGL, dry_run="true")
 
     assert response.status_code == 200
     assert (response.json["dry_run"], response.json["created"]) == (True, 2)
-    assert client.get("/api/entries", headers=auth_headers).json["items"] == []
+    assert database_state() == before
 
 
 def test_the_default_zone_is_utc_and_is_named(upload):

@@ -148,4 +148,6 @@ def bulk_upsert():
             for i in duplicates
         ]
         raise APIError(422, "The batch names an entry twice.", errors=errors)
-    return jsonify(dump(BulkResult, upserts.bulk_upsert(current_user_id(), body.entries)))
+    writer = uuid.UUID(current_principal().subject)
+    counts = upserts.bulk_upsert(current_user_id(), body.entries, writer=writer)
+    return jsonify(dump(BulkResult, counts))

@@ -1,4 +1,7 @@
-"""File uploads (`/api/imports`): Toggl, Clockify, Harvest and plain CSV, JWT required."""
+"""File uploads (`/api/imports`): Toggl, Clockify, Harvest and plain CSV, JWT required.
+
+A team's export lands on its people: see service.importers.owners for who may upload whose.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from service.schemas.requests import ImportOptions
 from service.schemas.requests import ImportUpload
 from service.schemas.responses import ImportOutcome
 from service.schemas.responses import dump
+from service.security import current_principal
 from service.security import current_user_id
 from service.security import require_auth
 
@@ -54,15 +58,18 @@ def _uploaded_bytes() -> bytes:
     {200: ImportOutcome}, body=ImportUpload, body_media="multipart/form-data", errors=(422,)
 )
 def create_import():
-    """Import an export file into the caller's entries: all rows or none, never twice."""
+    """Import an export file, each row for the person its email names (else the acting
+    user): all rows or none, never twice."""
     options = ImportOptions.model_validate(request.form.to_dict())
     data = _uploaded_bytes()
     outcome = importers.import_file(
         current_user_id(),
         data,
+        principal=current_principal(),
         format_name=options.format,
         zone=ZoneInfo(options.timezone),
         max_rows=current_app.config["IMPORT_MAX_ROWS"],
         dry_run=options.dry_run,
+        skip_unknown_users=options.unknown_users == "skip",
     )
     return jsonify(dump(ImportOutcome, outcome))

@@ -20,17 +20,21 @@ from service.importers.base import CsvFormat
 from service.importers.base import Header
 from service.importers.base import ImportResult
 from service.importers.base import Layout
+from service.importers.base import Named
 from service.importers.base import RowError
 from service.importers.base import RowInvalid
 from service.importers.base import Span
 from service.importers.base import decode
 from service.importers.base import entry_key
 from service.importers.base import records
+from service.importers.owners import Owners
 from service.models import MAX_DESCRIPTION
 from service.models import MAX_EXTERNAL_ID
 from service.models import MAX_PROJECT
 from service.models import MAX_SECONDS
 from service.models import SOURCE_PATTERN
+from service.models import User
+from service.permissions import Principal
 
 FORMATS: dict[str, CsvFormat] = {
     module.FORMAT.name: module.FORMAT
@@ -64,10 +68,12 @@ def choose_format(format_name: str | None, names: set[str]) -> CsvFormat:
 
 
 def parse_file(
-    data: bytes, *, format_name: str | None, zone: ZoneInfo, max_rows: int
+    data: bytes, *, format_name: str | None, zone: ZoneInfo, max_rows: int, own_email: str = ""
 ) -> ImportResult:
     """Read DATA whole; every bad row is collected, running and empty ones are counted."""
-    result, batches = read_file(data, format_name=format_name, zone=zone, max_rows=max_rows)
+    result, batches = read_file(
+        data, format_name=format_name, zone=zone, max_rows=max_rows, own_email=own_email
+    )
     for batch in batches:
         result.entries += batch
     return result
@@ -80,17 +86,20 @@ def read_file(
     zone: ZoneInfo,
     max_rows: int,
     batch_rows: int = upserts.BATCH_ROWS,
+    own_email: str = "",
 ) -> tuple[ImportResult, Iterator[list[dict[str, object]]]]:
     """Read DATA's header now; return the result and the entries in batches of BATCH_ROWS.
 
-    The result's rows, errors and skipped counts grow as the batches are read (its
+    The result's rows, errors, skipped counts and people grow as the batches are read (its
     `entries` stay empty); a file too long or without rows raises 422 when read that far.
+    An entry whose row names an email other than OWN_EMAIL (the acting user's, lower
+    case) carries it as `email`, lower-cased.
     """
     names, rows = records(decode(data))
     header = Header(names)
     chosen = choose_format(format_name, set(header.normalised))
     layout = Layout(header, chosen.columns)
-    result = ImportResult(chosen.name, chosen.source)
+    result = ImportResult(chosen.name, chosen.source, email_column=layout.names.get("email"))
 
     def batches() -> Iterator[list[dict[str, object]]]:
         seen: Counter[str] = Counter()
@@ -105,13 +114,17 @@ def read_file(
                 continue
             try:
                 span = chosen.parse_row(layout.read(values), layout.names, zone)
-                entry = to_entry(chosen.source, span, seen)
+                person = person_of(span, own_email)
+                entry = to_entry(chosen.source, span, seen, person)
             except RowInvalid as exc:
                 result.errors.append(RowError(line, exc.column, exc.reason))
                 continue
             if isinstance(entry, str):
                 result.skipped[entry] += 1
                 continue
+            if person:
+                result.people.setdefault(person, Named(line)).rows += 1
+                entry["email"] = person
             batch.append(entry)
             if len(batch) == batch_rows:
                 yield batch
@@ -124,8 +137,22 @@ def read_file(
     return result, batches()
 
 
-def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, object] | str:
-    """Turn a SPAN into an entry dict, or return why it is skipped (running, zero)."""
+def person_of(span: Span | None, own_email: str) -> str:
+    """Return the email SPAN's row names, lower case; '' for none or OWN_EMAIL."""
+    if span is None or not span.email:
+        return ""
+    email = span.email.lower()
+    return "" if email == own_email else email
+
+
+def to_entry(
+    source: str, span: Span | None, seen: Counter[str], person: str = ""
+) -> dict[str, object] | str:
+    """Turn a SPAN into an entry dict, or return why it is skipped (running, zero).
+
+    Keys repeat per PERSON (an email, '' for the acting user): the same row of two people
+    is two entries.
+    """
     if span is None or span.seconds is None:
         return "running"
     seconds = round(span.seconds)
@@ -138,7 +165,7 @@ def to_entry(source: str, span: Span | None, seen: Counter[str]) -> dict[str, ob
     if not SOURCE.fullmatch(source):
         raise RowInvalid("source", "is not a lowercase slug of at most 32 characters")
     key = span.external_id or entry_key(source, span, seconds)
-    seen_key = f"{source}\x1f{key}"
+    seen_key = f"{person}\x1f{source}\x1f{key}"
     seen[seen_key] += 1
     repeats = seen[seen_key]
     if repeats > 1:
@@ -169,19 +196,25 @@ def import_file(
     user_id: uuid.UUID,
     data: bytes,
     *,
+    principal: Principal,
     format_name: str | None,
     zone: ZoneInfo,
     max_rows: int,
     dry_run: bool = False,
+    skip_unknown_users: bool = False,
 ) -> dict[str, object]:
-    """Parse DATA and upsert its entries for the user, all or nothing; return what happened.
+    """Parse DATA and upsert its entries, each for the person its row names, all or nothing.
 
-    The batches are written as they are read, in one transaction that a bad row anywhere
-    in the file rolls back.
+    Rows without an email are USER_ID's (the acting user's). Rows naming people PRINCIPAL
+    may not import for make the file a 422 listing them, or with SKIP_UNKNOWN_USERS are
+    skipped and counted. The batches are written as they are read, in one transaction
+    that a bad row anywhere in the file rolls back; PRINCIPAL is the writer.
     """
-    upload = Upload(data, format_name, zone, max_rows)
+    own_email = User.select(User.email).where(User.id == user_id).scalar() or ""
+    upload = Upload(data, format_name, zone, max_rows, own_email, principal, skip_unknown_users)
+    writer = uuid.UUID(principal.subject)
     try:
-        counts = upserts.upsert_batches(user_id, upload.batches, dry_run=dry_run)
+        counts = upserts.upsert_batches(user_id, upload.batches, writer=writer, dry_run=dry_run)
     except APIError as exc:
         metrics.record_import("rejected" if exc.status < 500 else "failed")
         raise
@@ -189,42 +222,87 @@ def import_file(
         metrics.record_import("failed")
         raise
     metrics.record_import("dry_run" if dry_run else "succeeded")
-    result = upload.result
-    return {
-        "format": result.format,
-        "source": result.source,
-        "timezone": zone.key,
-        "dry_run": dry_run,
-        "rows": result.rows,
-        **counts.as_dict(),
-        "skipped": sum(result.skipped.values()),
-        "skipped_by_reason": dict(result.skipped),
-    }
+    return upload.outcome(zone, dry_run, counts)
 
 
 class Upload:
     """One uploaded file, read afresh for every attempt at writing it."""
 
-    def __init__(self, data: bytes, format_name: str | None, zone: ZoneInfo, max_rows: int):
-        self._read = partial(read_file, data, format_name=format_name, zone=zone, max_rows=max_rows)
+    def __init__(
+        self,
+        data: bytes,
+        format_name: str | None,
+        zone: ZoneInfo,
+        max_rows: int,
+        own_email: str,
+        principal: Principal,
+        skip_unknown_users: bool,
+    ):
+        self._read = partial(
+            read_file,
+            data,
+            format_name=format_name,
+            zone=zone,
+            max_rows=max_rows,
+            own_email=own_email,
+        )
+        self._principal = principal
+        self._skip = skip_unknown_users
         self.result: ImportResult | None = None
+        self.owners: Owners | None = None
 
     def batches(self) -> Iterator[list[dict[str, object]]]:
-        """Return the valid entries' batches; 422 at the end (after every row was read)
-        when any row is invalid."""
+        """Return the valid entries' batches, each row given its owner; 422 at the end
+        (after every row was read) when any row is invalid or names someone refused."""
         self.result, batches = self._read()
-        return _all_valid(self.result, batches)
+        self.owners = Owners(self._principal)
+        return self._all_valid(batches)
+
+    def _all_valid(
+        self, batches: Iterator[list[dict[str, object]]]
+    ) -> Iterator[list[dict[str, object]]]:
+        result, owners = self.result, self.owners
+        for batch in batches:
+            if result.people:
+                batch = owners.assign(batch)
+            if not result.errors and (self._skip or not owners.refused):
+                yield batch
+        refused = [] if self._skip else owners.problems(result.people, result.email_column)
+        if result.errors or refused:
+            raise APIError(
+                422,
+                refusal(len(result.errors), len(refused)),
+                errors=[error.as_dict() for error in result.errors] + refused,
+            )
+
+    def outcome(self, zone: ZoneInfo, dry_run: bool, counts: upserts.UpsertCounts) -> dict:
+        """Return what the upload did (or, with DRY_RUN, would do)."""
+        result, owners = self.result, self.owners
+        skipped_users = owners.skipped(result.people)
+        skipped = Counter(result.skipped)
+        for person in skipped_users:
+            skipped[person["reason"]] += person["rows"]
+        return {
+            "format": result.format,
+            "source": result.source,
+            "timezone": zone.key,
+            "dry_run": dry_run,
+            "rows": result.rows,
+            **counts.as_dict(),
+            "skipped": sum(skipped.values()),
+            "skipped_by_reason": dict(skipped),
+            "skipped_users": skipped_users,
+        }
 
 
-def _all_valid(
-    result: ImportResult, batches: Iterator[list[dict[str, object]]]
-) -> Iterator[list[dict[str, object]]]:
-    for batch in batches:
-        if not result.errors:
-            yield batch
-    if result.errors:
-        raise APIError(
-            422,
-            f"{len(result.errors)} rows of the file are invalid; nothing was imported.",
-            errors=[error.as_dict() for error in result.errors],
+def refusal(bad_rows: int, refused_people: int) -> str:
+    """Say why a file was refused: its invalid rows, the people it may not name, or both."""
+    reasons = []
+    if bad_rows:
+        reasons.append(f"{bad_rows} rows of the file are invalid")
+    if refused_people:
+        reasons.append(
+            f"{refused_people} people it names are not users you may import for "
+            "(send unknown_users=skip to import the rest)"
         )
+    return f"{' and '.join(reasons)}; nothing was imported."

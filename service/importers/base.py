@@ -62,11 +62,24 @@ class Span(NamedTuple):
     external_id: str | None = None
     duration_column: str | None = None
     source: str | None = None
+    email: str = ""
+
+
+@dataclass
+class Named:
+    """A person a file's rows name by email (not the acting user): where first, how often."""
+
+    line: int
+    rows: int = 0
 
 
 @dataclass
 class ImportResult:
-    """The entries (plain dicts for service.entries) and the bad and skipped rows of a file."""
+    """The entries (plain dicts for service.entries) and the bad and skipped rows of a file.
+
+    `people` holds every other email the entries name, `email_column` the file's own name
+    of the column they come from.
+    """
 
     format: str
     source: str
@@ -74,6 +87,8 @@ class ImportResult:
     entries: list[dict[str, object]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    people: dict[str, Named] = field(default_factory=dict)
+    email_column: str | None = None
 
 
 class Header:
@@ -253,6 +268,7 @@ TIMED_COLUMNS: dict[str, tuple[str, ...]] = {
     "project": ("project",),
     "description": ("description",),
     "identity": ("email", "user"),
+    "email": ("email",),
 }
 
 
@@ -262,7 +278,16 @@ def timed_span(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) ->
     start_date = require(row, names, "start date")
     start_time = require(row, names, "start time")
     start = parse_moment(f"{start_date} {start_time}", zone, names["start date"])
-    content = (row["project"], row["description"], row["identity"], None, names["duration"])
+    # Positional: the fields after `seconds`, in Span's order (no external id, no source).
+    content = (
+        row["project"],
+        row["description"],
+        row["identity"],
+        None,
+        names["duration"],
+        None,
+        row["email"],
+    )
     if row["duration"]:
         return Span(start, parse_hours(row["duration"], names["duration"]), *content)
     if not row["end time"]:

@@ -1,5 +1,6 @@
-"""Our own plain CSV: ISO-8601 `start`, then `end` or `duration`; optional `external_id` and
-`source` (so the service's own CSV export re-imports onto the entries it came from)."""
+"""Our own plain CSV: ISO-8601 `start`, then `end` or `duration`; optional `external_id`,
+`source` and `user_email` (so the service's own CSV export re-imports onto the entries, and
+the people, it came from)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ COLUMNS = {
     "project": ("project",),
     "description": ("description",),
     "identity": ("user_email", "email"),
+    "email": ("user_email",),
     "external_id": ("external_id",),
     "source": ("source",),
 }
@@ -47,6 +49,7 @@ def parse_row(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) -> 
         external_id=row["external_id"] or None,
         duration_column=duration_column,
         source=row["source"] or None,
+        email=row["email"],
     )
 
 

@@ -1,4 +1,7 @@
-"""Harvest's "export all time" CSV: a date and hours (decimal point or comma), no clock times."""
+"""Harvest's "export all time" CSV: a date and hours (decimal point or comma), no clock times.
+
+It names people only by first and last name, never by email, so its rows are the acting
+user's (the uploader's, or `?user_id=`'s)."""
 
 from __future__ import annotations
 

@@ -209,6 +209,13 @@ class ImportOptions(Strict):
     format: ImportFormat | None = None
     timezone: TimeZone = "UTC"
     dry_run: bool = False
+    unknown_users: Annotated[
+        Literal["reject", "skip"],
+        Field(
+            description="What to do with rows naming people you may not import for: refuse "
+            "the file (reject), or skip those rows and count them (skip)."
+        ),
+    ] = "reject"
 
 
 class ImportUpload(ImportOptions):

@@ -199,6 +199,9 @@ class ImportOutcome(Answer):
     unchanged: int
     skipped: int
     skipped_by_reason: dict[str, int]
+    skipped_users: list[SkippedUser] = Field(
+        description="With unknown_users=skip: the emails whose rows were skipped, and why."
+    )
 
 
 class TogglIntegrationOut(Answer):
@@ -322,3 +325,13 @@ class Unready(Answer):
     status: Literal["unready"]
     failed: Literal["draining", "database", "migrations"]
     detail: str
+
+
+# Team imports: the people an upload skipped.
+class SkippedUser(Answer):
+    """An email whose rows an upload skipped: why, how many rows, the first one's line."""
+
+    email: str
+    reason: Literal["unknown_user", "not_permitted"]
+    rows: int
+    line: int

@@ -87,9 +87,13 @@ def finish(user_id: uuid.UUID, source: str, **outcome: Any) -> None:
 
 
 def write(user_id: uuid.UUID, source: str, pulled: Pulled) -> dict[str, int]:
-    """Apply a complete pull in one transaction: upserts, deletions, reconciliation."""
+    """Apply a complete pull in one transaction: upserts, deletions, reconciliation.
+
+    The integration's owner is the writer (`updated_by`): the sync acts on their credentials.
+    """
+    rows = list(pulled.rows.values())
     with db.atomic():
-        counts = upserts.upsert_rows(user_id, list(pulled.rows.values())).as_dict()
+        counts = upserts.upsert_rows(user_id, rows, writer=user_id).as_dict()
         gone = set(pulled.deleted)
         if pulled.reconcile:
             start, end, seen = pulled.reconcile
