@@ -14,11 +14,13 @@ import argparse
 import io
 import os
 import random
+import tempfile
 import time
 import uuid
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -37,8 +39,9 @@ HEADER = (
 PROJECTS = [f"Project {n}" for n in range(40)]
 
 
-def toggl_csv(rows: int, seed: int = 7) -> bytes:
-    """Make a Toggl detailed-report export of ROWS distinct entries."""
+def toggl_csv(rows: int, email: str, seed: int = 7) -> bytes:
+    """Make a Toggl detailed-report export of ROWS distinct entries of the user EMAIL
+    (empty: of whoever uploads it)."""
     rng = random.Random(seed)
     start = datetime(2023, 1, 2, 8, 0, 0)
     lines = [HEADER]
@@ -48,7 +51,7 @@ def toggl_csv(rows: int, seed: int = 7) -> bytes:
         end = begin + timedelta(seconds=seconds)
         duration = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
         lines.append(
-            f"Peter Tester,peter@example.test,Big Company,{rng.choice(PROJECTS)},,"
+            f"Peter Tester,{email},Big Company,{rng.choice(PROJECTS)},,"
             f'"Task {n}, part {n % 7}",Yes,{begin:%Y-%m-%d},{begin:%H:%M:%S},'
             f"{end:%Y-%m-%d},{end:%H:%M:%S},{duration},,\n"
         )
@@ -105,13 +108,16 @@ def run(admin_url: str, rows: int, repeats: int) -> None:
                 "JWT_SECRET": "b" * 48,
                 "BCRYPT_ROUNDS": 4,
                 "LOG_LEVEL": "WARNING",
+                "REGISTRATION": "open",
+                # Imports queue nothing; the setting is required beside PostgreSQL.
+                "JOBS_URL": f"sqlite:///{Path(tempfile.gettempdir()) / f'{name}-jobs.db'}",
             }
         )
         client = app.test_client()
         account = {"email": "bench@example.com", "password": "correct horse"}
         client.post("/auth/register", json=account)
         token = client.post("/auth/login", json=account).json["access_token"]
-        data = toggl_csv(rows)
+        data = toggl_csv(rows, account["email"])
         parsed = parse_file(data, format_name="toggl_csv", zone=ZoneInfo("UTC"), max_rows=rows)
         print(f"file: {rows} rows, {len(data) / 1e6:.1f} MB")
         for _ in range(repeats):
