@@ -236,22 +236,26 @@ def login(
 
 
 def refresh(refresh_token: str, tokens: Tokens) -> Session:
-    """Rotate a refresh token: it works once; a reused one revokes the user's sessions."""
+    """Rotate a refresh token: it works once; a reused one revokes the user's sessions.
+
+    A token from before a password change or a deactivation (an older `ver`) is refused
+    without counting as reuse: the other devices of someone who changed their password
+    try theirs, and must not end the session the change opened.
+    """
     claims = tokens.verify(refresh_token, REFRESH)
-    jti = uuid.UUID(claims["jti"])
+    user = get_active_user(uuid.UUID(claims["sub"]))
+    if claims.get("ver", 0) != user.token_version:
+        raise unauthorized("The session ended: the password changed or the account was off.")
     with db.atomic():
         spent = (
             RefreshToken.update(used_at=utcnow())
-            .where((RefreshToken.jti == jti) & RefreshToken.used_at.is_null())
+            .where((RefreshToken.jti == uuid.UUID(claims["jti"])) & RefreshToken.used_at.is_null())
             .execute()
         )
-        user = User.get_or_none((User.id == uuid.UUID(claims["sub"])) & User.is_active)
-        if spent and user is not None:
+        if spent:
             return _open_session(user, tokens)
-    if not spent:
-        _revoke_all(claims["sub"])
-        raise unauthorized("The refresh token was already used or revoked.")
-    raise unauthorized("The account is not active.")
+    _revoke_all(claims["sub"])
+    raise unauthorized("The refresh token was already used or revoked.")
 
 
 def logout(refresh_token: str, tokens: Tokens) -> None:
@@ -307,6 +311,6 @@ def _revoke_all(subject: str) -> None:
 def _open_session(user: User, tokens: Tokens) -> Session:
     claims = {"scope": format_scopes(ROLE_SCOPES[user.role]), "ver": user.token_version}
     access = tokens.issue(str(user.id), ACCESS, claims=claims)
-    refresh_token = tokens.issue(str(user.id), REFRESH)
+    refresh_token = tokens.issue(str(user.id), REFRESH, claims={"ver": user.token_version})
     RefreshToken.create(jti=refresh_token.jti, user=user.id, expires_at=refresh_token.expires_at)
     return Session(access.token, refresh_token.token, access.expires_in)
