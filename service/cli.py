@@ -172,7 +172,7 @@ def read_password(from_stdin: bool, generate: bool) -> str:
     if generate:
         return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     if from_stdin:
-        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
         raise click.UsageError("stdin is not a terminal: pass --password-stdin or --generate")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -194,7 +194,7 @@ def list_users_command() -> None:
 @click.argument("role", type=click.Choice(ROLES))
 @with_appcontext
 def set_role_command(email: str, role: str) -> None:
-    """Give the account ROLE; it applies from the account's next request."""
+    """Give the account ROLE: less applies from its next request, more from its next sign-in."""
     with db.connection_context():
         accounts.set_role(account_id(email), role)
     click.echo(f"{email.lower()} is now {role}")
