@@ -105,6 +105,7 @@ def run(admin_url: str, rows: int, repeats: int) -> None:
                 "JWT_SECRET": "b" * 48,
                 "BCRYPT_ROUNDS": 4,
                 "LOG_LEVEL": "WARNING",
+                "REGISTRATION": "open",
             }
         )
         client = app.test_client()
