@@ -182,6 +182,8 @@ def measure(admin_url: str, results: Path) -> dict:
         "INTEGRATIONS_KEY": Fernet.generate_key().decode(),
         "JOBS_URL": f"sqlite:///{folder / 'jobs.db'}",
         "TOGGL_API_URL": f"http://127.0.0.1:{fake.server_port}",
+        # Its users sign themselves up.
+        "REGISTRATION": "open",
     }
     full_env = {**os.environ, **IMAGE_ENV, **env}
     service, worker = Server("service", "wsgi:app", env), None

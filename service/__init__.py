@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from service import logs
+from service.accounts import RESET
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
@@ -71,6 +72,7 @@ def init_security(app: Flask) -> None:
             ACCESS: app.config["ACCESS_TOKEN_TTL"],
             REFRESH: app.config["REFRESH_TOKEN_TTL"],
             SERVICE: app.config["SERVICE_TOKEN_TTL"],
+            RESET: app.config["PASSWORD_RESET_TTL"],
         },
     )
 
@@ -85,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     from service.api import health
     from service.api import imports
     from service.api import integrations
+    from service.api import invitations
     from service.api import jobs
     from service.api import jwks
     from service.api import metrics
@@ -105,14 +108,18 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(integrations.bp)
     app.register_blueprint(sync.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(invitations.bp)
 
 
 def register_commands(app: Flask) -> None:
-    """Add `flask migrate` (the locked runner), `flask clients` and `flask sync` to the CLI."""
+    """Add `flask migrate` (the locked runner), `flask clients`, `flask sync` and
+    `flask users` to the CLI."""
     from service.cli import clients_command
     from service.cli import migrate_command
     from service.cli import sync_command
+    from service.cli import users_command
 
     app.cli.add_command(migrate_command)
     app.cli.add_command(sync_command)
     app.cli.add_command(clients_command)
+    app.cli.add_command(users_command)

@@ -13,6 +13,9 @@ import peewee
 from limits import RateLimitItem
 from limits.strategies import RateLimiter
 
+from service import invitations
+from service.config import CLOSED
+from service.config import INVITE
 from service.db import db
 from service.errors import APIError
 from service.models import RefreshToken
@@ -22,9 +25,14 @@ from service.permissions import ACCESS
 from service.permissions import REFRESH
 from service.permissions import ROLE_SCOPES
 from service.permissions import format_scopes
+from service.security import IssuedToken
 from service.security import Passwords
 from service.security import Tokens
+from service.security import forbidden
 from service.security import unauthorized
+
+# The `typ` of a one-time password-reset token.
+RESET = "password-reset"
 
 
 @dataclass(frozen=True)
@@ -89,18 +97,128 @@ class LoginLockout:
         self._counters().clear(self._limit, *self._key(email))
 
 
-def register(email: str, password: str, passwords: Passwords) -> User:
+# What the password views need: the hasher, the token signer and the sign-in lockout.
+AccountServices = tuple[Passwords, Tokens, LoginLockout]
+
+
+def register(
+    email: str,
+    password: str,
+    passwords: Passwords,
+    policy: str,
+    invitation: str | None = None,
+) -> User:
+    """Sign someone up under POLICY (REGISTRATION), with the INVITATION token if any.
+
+    Without an invitation (policy open), a taken email answers alike and creates nothing.
+    With one, the account gets its role and teams; the invitation names the email, so a
+    taken email is a 409 and the invitation stays unspent.
+    """
+    if policy == CLOSED:
+        raise forbidden("Sign-up is closed: ask an admin for an account.")
+    if invitation is None and policy == INVITE:
+        raise forbidden("Sign-up needs an invitation: ask an admin or your team's manager.")
+    password_hash = passwords.hash(password)
+    if invitation is None:
+        return _register_openly(email.lower(), password_hash)
+    return _register_invited(email.lower(), password_hash, invitation)
+
+
+def _register_openly(email: str, password_hash: str) -> User:
     """Create an account; for a taken email, answer alike but create nothing.
 
     Telling the caller the address is taken would let anyone test which people have
     accounts; the same work (one bcrypt hash, one insert) is done either way.
     """
+    try:
+        with db.atomic():
+            return User.create(email=email, password_hash=password_hash)
+    except peewee.IntegrityError:
+        return User(id=uuid.uuid4(), email=email, is_active=True, created_at=utcnow())
+
+
+def _register_invited(email: str, password_hash: str, token: str) -> User:
+    """Spend the invitation and create the account with its role and teams, all or nothing."""
+    try:
+        with db.atomic():
+            granted = invitations.redeem(token, email)
+            user = User.create(email=email, password_hash=password_hash, role=granted.role)
+            invitations.join_teams(user.id, granted)
+            return user
+    except peewee.IntegrityError:
+        raise APIError(409, "An account with this email exists already: sign in.") from None
+
+
+def create_user(email: str, password: str, role: str, passwords: Passwords) -> User:
+    """Create an account with ROLE, as an operator does (`flask users create`); 409 if taken."""
     password_hash = passwords.hash(password)
     try:
         with db.atomic():
-            return User.create(email=email.lower(), password_hash=password_hash)
+            return User.create(email=email.lower(), password_hash=password_hash, role=role)
     except peewee.IntegrityError:
-        return User(id=uuid.uuid4(), email=email.lower(), is_active=True, created_at=utcnow())
+        raise APIError(409, f"A user with the email {email.lower()} exists already.") from None
+
+
+def change_password(
+    user_id: uuid.UUID, current: str, new: str, services: AccountServices
+) -> Session:
+    """Set a new password after checking the current one; every other session ends.
+
+    The token version rises (every access token stops) and every refresh token is revoked;
+    the caller gets a new session. Wrong guesses count towards the account's lockout.
+    """
+    passwords, tokens, lockout = services
+    user = get_active_user(user_id)
+    lockout.check(user.email)
+    if not passwords.check(current, user.password_hash):
+        lockout.failed(user.email)
+        raise forbidden("The current password is wrong.")
+    lockout.succeeded(user.email)
+    if not _set_password(user.id, passwords.hash(new)):
+        raise unauthorized("The account is not active.")
+    return _open_session(User.get_by_id(user.id), tokens)
+
+
+def issue_reset_token(user: User, tokens: Tokens) -> IssuedToken:
+    """Sign a one-time password-reset token for USER (`flask users reset-password`).
+
+    It carries the user's token version: using it raises the version, which spends it.
+    """
+    return tokens.issue(str(user.id), RESET, claims={"ver": user.token_version})
+
+
+def reset_password(token: str, password: str, services: AccountServices) -> None:
+    """Set the password a reset token allows, once; every session of the user ends and the
+    account's sign-in lockout is lifted."""
+    passwords, tokens, lockout = services
+    claims = tokens.verify(token, RESET)
+    try:
+        user_id = uuid.UUID(claims["sub"])
+    except (ValueError, AttributeError, TypeError):
+        raise unauthorized("The reset token's subject is not a user.") from None
+    version = claims.get("ver")
+    if not isinstance(version, int):
+        raise unauthorized("The reset token carries no token version.")
+    if not _set_password(user_id, passwords.hash(password), version):
+        raise unauthorized("The reset token was used already, or the account changed since.")
+    lockout.succeeded(User.get_by_id(user_id).email)
+
+
+def _set_password(user_id: uuid.UUID, password_hash: str, version: int | None = None) -> bool:
+    """Store a new password for the active user (at VERSION, if given) and end every session
+    of theirs; tell whether it was stored. One UPDATE decides, so a reset token works once."""
+    where = (User.id == user_id) & User.is_active
+    if version is not None:
+        where &= User.token_version == version
+    with db.atomic():
+        changed = (
+            User.update(password_hash=password_hash, token_version=User.token_version + 1)
+            .where(where)
+            .execute()
+        )
+        if changed:
+            _revoke_all(str(user_id))
+    return bool(changed)
 
 
 def login(
@@ -118,22 +236,26 @@ def login(
 
 
 def refresh(refresh_token: str, tokens: Tokens) -> Session:
-    """Rotate a refresh token: it works once; a reused one revokes the user's sessions."""
+    """Rotate a refresh token: it works once; a reused one revokes the user's sessions.
+
+    A token from before a password change or a deactivation (an older `ver`) is refused
+    without counting as reuse: the other devices of someone who changed their password
+    try theirs, and must not end the session the change opened.
+    """
     claims = tokens.verify(refresh_token, REFRESH)
-    jti = uuid.UUID(claims["jti"])
+    user = get_active_user(uuid.UUID(claims["sub"]))
+    if claims.get("ver", 0) != user.token_version:
+        raise unauthorized("The session ended: the password changed or the account was off.")
     with db.atomic():
         spent = (
             RefreshToken.update(used_at=utcnow())
-            .where((RefreshToken.jti == jti) & RefreshToken.used_at.is_null())
+            .where((RefreshToken.jti == uuid.UUID(claims["jti"])) & RefreshToken.used_at.is_null())
             .execute()
         )
-        user = User.get_or_none((User.id == uuid.UUID(claims["sub"])) & User.is_active)
-        if spent and user is not None:
+        if spent:
             return _open_session(user, tokens)
-    if not spent:
-        _revoke_all(claims["sub"])
-        raise unauthorized("The refresh token was already used or revoked.")
-    raise unauthorized("The account is not active.")
+    _revoke_all(claims["sub"])
+    raise unauthorized("The refresh token was already used or revoked.")
 
 
 def logout(refresh_token: str, tokens: Tokens) -> None:
@@ -189,6 +311,6 @@ def _revoke_all(subject: str) -> None:
 def _open_session(user: User, tokens: Tokens) -> Session:
     claims = {"scope": format_scopes(ROLE_SCOPES[user.role]), "ver": user.token_version}
     access = tokens.issue(str(user.id), ACCESS, claims=claims)
-    refresh_token = tokens.issue(str(user.id), REFRESH)
+    refresh_token = tokens.issue(str(user.id), REFRESH, claims={"ver": user.token_version})
     RefreshToken.create(jti=refresh_token.jti, user=user.id, expires_at=refresh_token.expires_at)
     return Session(access.token, refresh_token.token, access.expires_in)

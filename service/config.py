@@ -18,6 +18,8 @@ INSTANCE_DIR = Path("instance")
 MIN_SECRET_BYTES = 32
 # A SQLite URL's prefix; the file's path follows (relative, or absolute with one more /).
 SQLITE_FILE = "sqlite:///"
+# Who may sign up: anyone, only people holding an invitation, or nobody (REGISTRATION).
+OPEN, INVITE, CLOSED = "open", "invite", "closed"
 
 
 class ConfigError(RuntimeError):
@@ -167,6 +169,16 @@ def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "SYNC_RECONCILE_DAYS": _int(env, "SYNC_RECONCILE_DAYS", 30, minimum=1),
         "TEMPO_PAGE_SIZE": _int(env, "TEMPO_PAGE_SIZE", 1000, minimum=1),
         "SYNC_INTERVAL": _int(env, "SYNC_INTERVAL", 15 * 60, minimum=60),
+    }
+
+
+def _account_settings(env: Mapping[str, str], app_env: str) -> dict[str, Any]:
+    """Settings of sign-up, invitations and password resets."""
+    policy = INVITE if app_env == "production" else OPEN
+    return {
+        "REGISTRATION": _choice(env, "REGISTRATION", policy, {OPEN, INVITE, CLOSED}),
+        "INVITATION_TTL": _int(env, "INVITATION_TTL", 7 * 24 * 3600, minimum=60),
+        "PASSWORD_RESET_TTL": _int(env, "PASSWORD_RESET_TTL", 3600, minimum=60),
     }
 
 
@@ -331,6 +343,7 @@ def load_config(
         "METRICS_ENABLED": _bool(env, "METRICS_ENABLED", True),
         "PROMETHEUS_MULTIPROC_DIR": env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         **_sync_settings(env),
+        **_account_settings(env, app_env),
     }
     config.update(_jobs_settings(env, config["DATABASE_URL"]))
     config.update({k: v for k, v in overrides.items() if k not in config})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from service.openapi import IGNORED_METHODS
 from service.openapi import operation_of
 from service.permissions import SERVICE_SCOPES
 from service.security import is_protected
+from tests.conftest import PASSWORD
 from tests.conftest import settings
 from tests.test_health import closed_port
 
@@ -162,6 +164,9 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     "PUT /api/entries/bulk": "a batch names each (source, external_id) once",
     "POST /auth/register": "a password fits bcrypt's 72 bytes of UTF-8; emails are deliverable",
     "POST /auth/login": "emails are deliverable addresses",
+    "POST /auth/password": "the new password fits bcrypt's 72 bytes of UTF-8",
+    "POST /auth/password/reset": "the password fits bcrypt's 72 bytes of UTF-8",
+    "POST /api/invitations": "emails are deliverable; the teams named exist",
     "POST /api/imports": "the file is a UTF-8 CSV export whose header names a known format",
     "GET /api/integrations/toggl": "credentials are stored first",
     "GET /api/integrations/tempo": "credentials are stored first",
@@ -240,6 +245,12 @@ def test_the_api_honours_its_contract_for_a_service_acting_for_a_user(
     check_case(case, app, robot_headers, query={"user_id": user["id"]})
 
 
+@contract.include(path_regex=r"^/(api/invitations|auth/password)").parametrize()
+@fuzzing
+def test_the_account_routes_honour_their_contract_for_an_admin(case, app, make_user, headers_for):
+    check_case(case, app, headers_for(make_user(role="admin")))
+
+
 JOB_PATHS = ("/api/jobs", "/api/jobs/{job_id}")
 
 
@@ -263,6 +274,8 @@ def test_every_documented_status_is_reachable(
     make_client,
     service_token,
     httpserver_ipv4,
+    make_user,
+    headers_for,
 ):
     spec = client.get("/openapi.json").json
     own = make_entry(source="toggl")["id"]
@@ -401,6 +414,7 @@ def test_every_documented_status_is_reachable(
     seen |= sync_statuses(make_app, database_url, user, auth_headers, httpserver_ipv4)
     tiny = make_app(database_url, IMPORT_MAX_BYTES=10).test_client()
     seen.add(call(tiny, auth_headers, ("POST", "/api/imports", {"data": upload}, 413)))
+    seen |= account_statuses(make_app, database_url, client, make_user, headers_for)
 
     assert documented_statuses(spec) <= {row for row in seen if row is not None}
 
@@ -427,6 +441,82 @@ def sync_statuses(make_app, database_url, user, auth_headers, server) -> set:
     return seen
 
 
+def account_statuses(make_app, database_url, client, make_user, headers_for) -> set:
+    """Reach the statuses of sign-up, password and invitation routes (an admin invites)."""
+    admin, member, forgetful = make_user(role="admin"), make_user(), make_user()
+    as_admin, as_member = headers_for(admin), headers_for(member)
+    invited = {"email": "invited@example.com", "password": "invited password"}
+    made = client.post("/api/invitations", json={"email": invited["email"]}, headers=as_admin)
+    late = client.post("/api/invitations", json={"email": "late@example.com"}, headers=as_admin)
+    client.post("/auth/register", json={"email": "late@example.com", "password": "p" * 8})
+    doomed = client.post("/api/invitations", json={"email": "d@example.com"}, headers=as_admin)
+    reset = (
+        make_app(database_url)
+        .test_cli_runner()
+        .invoke(args=["users", "reset-password", forgetful["email"]])
+    )
+    bad_json = {"data": "{", "content_type": "application/json"}
+    change = {"current_password": PASSWORD, "new_password": "n" * 8}
+    late_body = {"email": "late@example.com", "password": "p" * 8, "invitation": late.json["token"]}
+    rows = [
+        ("POST", "/api/invitations", as_admin, {"json": {"email": "x@example.com"}}, 201),
+        ("POST", "/api/invitations", as_admin, bad_json, 400),
+        ("POST", "/api/invitations", as_admin, {"json": {}}, 422),
+        ("POST", "/api/invitations", as_admin, {"json": {"email": admin["email"]}}, 409),
+        ("POST", "/api/invitations", as_member, {"json": {"email": "y@example.com"}}, 403),
+        ("GET", "/api/invitations", as_admin, {}, 200),
+        ("GET", "/api/invitations", as_member, {}, 403),
+        ("DELETE", "/api/invitations/{invitation_id}", as_member, {"id": doomed.json["id"]}, 403),
+        ("DELETE", "/api/invitations/{invitation_id}", as_admin, {"id": doomed.json["id"]}, 204),
+        ("DELETE", "/api/invitations/{invitation_id}", as_admin, {"id": doomed.json["id"]}, 404),
+        (
+            "POST",
+            "/auth/register",
+            {},
+            {"json": {**invited, "invitation": made.json["token"]}},
+            201,
+        ),
+        (
+            "POST",
+            "/auth/register",
+            {},
+            {"json": {**invited, "invitation": made.json["token"]}},
+            403,
+        ),
+        ("POST", "/auth/register", {}, {"json": late_body}, 409),
+        ("POST", "/auth/password", as_member, {"json": {**change, "current_password": "x"}}, 403),
+        ("POST", "/auth/password", as_member, bad_json, 400),
+        ("POST", "/auth/password", as_member, {"json": {}}, 422),
+        ("POST", "/auth/password", as_member, {"json": change}, 200),
+        ("POST", "/auth/password/reset", {}, {"json": {"token": "x", "password": "p" * 8}}, 401),
+        ("POST", "/auth/password/reset", {}, bad_json, 400),
+        ("POST", "/auth/password/reset", {}, {"json": {}}, 422),
+        (
+            "POST",
+            "/auth/password/reset",
+            {},
+            {"json": {"token": reset.stdout.strip(), "password": "p" * 8}},
+            204,
+        ),
+    ]
+    seen = {call(client, headers, (m, p, kwargs, status)) for m, p, headers, kwargs, status in rows}
+    seen |= {call(client, {}, (m, p, kwargs, 401)) for m, p, _, kwargs, _ in rows}
+    limited = make_app(database_url, RATE_LIMIT_PER_ADDRESS="1 per minute").test_client()
+    for path in ("/auth/register", "/auth/password/reset") * 2:
+        seen.add(call(limited, {}, ("POST", path, {"json": {}}, 429)))
+    locked = make_app(database_url, LOGIN_LOCKOUT_ATTEMPTS=1).test_client()
+    wrong = {"json": {**change, "current_password": "wrong"}}
+    fresh = headers_for(admin)
+    for _ in range(2):
+        seen.add(call(locked, fresh, ("POST", "/auth/password", wrong, 429)))
+    small = make_app(database_url, MAX_CONTENT_LENGTH=1024).test_client()
+    big = {"data": "x" * 2048, "content_type": "application/json"}
+    seen |= {call(small, as_admin, (m, p, big, 413)) for m, p, *_ in rows if m == "POST"}
+    dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
+    seen |= {call(dead, as_admin, (m, p, {"id": str(uuid.uuid4())}, 503)) for m, p, *_ in rows}
+    return seen
+
+
 def call(client, headers, row) -> tuple[str, str, int] | None:
     """Send one row of the table; return (method, path, status) when the status is as hoped.
 
@@ -435,7 +525,7 @@ def call(client, headers, row) -> tuple[str, str, int] | None:
     method, template, kwargs, hoped = row
     kwargs = {k: v() if callable(v) else v for k, v in kwargs.items()}
     given = kwargs.pop("id", "")
-    path = template.replace("{entry_id}", given).replace("{job_id}", given)
+    path = re.sub(r"\{\w+_id\}", given, template)
     headers = {**headers, **kwargs.pop("headers", {})}
     response = client.open(path, method=method, headers=headers, **kwargs)
     return (method, template, hoped) if response.status_code == hoped else None

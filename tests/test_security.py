@@ -24,6 +24,7 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.refresh",
     "auth.logout",
+    "auth.reset_password",
     "docs.openapi",
     "metrics.metrics",
     "auth.token",

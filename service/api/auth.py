@@ -19,9 +19,12 @@ from service import clients
 from service.db import use_database
 from service.errors import APIError
 from service.openapi import documented
+from service.permissions import ACCESS
 from service.schemas.json_body import load_json
 from service.schemas.json_body import parse_json_body
 from service.schemas.requests import Credentials
+from service.schemas.requests import PasswordChange
+from service.schemas.requests import PasswordReset
 from service.schemas.requests import RefreshRequest
 from service.schemas.requests import Registration
 from service.schemas.requests import TokenRequest
@@ -30,7 +33,9 @@ from service.schemas.responses import OAuthProblem
 from service.schemas.responses import ServiceToken
 from service.schemas.responses import TokenPair
 from service.schemas.responses import dump
+from service.security import current_principal
 from service.security import current_user_id
+from service.security import forbidden
 from service.security import require_auth
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -40,7 +45,7 @@ me_bp = Blueprint("me", __name__, url_prefix="/auth")
 require_auth(me_bp)
 use_database(me_bp)
 
-SIGN_IN_VIEWS = ("register", "login", "token")
+SIGN_IN_VIEWS = ("register", "login", "token", "reset_password")
 TOO_MANY = "Too many requests; retry after the number of seconds in Retry-After."
 # A hung store delays a sign-in by at most this long before the limits count in memory.
 STORE_TIMEOUT_SECONDS = 1
@@ -54,12 +59,18 @@ def _tokens():
     return current_app.extensions["tokens"]
 
 
+def _account_services() -> accounts.AccountServices:
+    extensions = current_app.extensions
+    return extensions["passwords"], extensions["tokens"], extensions["lockout"]
+
+
 @bp.post("/register")
-@documented({201: Account}, body=Registration, errors=(429,))
+@documented({201: Account}, body=Registration, errors=(403, 409, 429))
 def register():
-    """Create an account."""
+    """Create an account (with an invitation's token, when sign-up is by invitation)."""
     body = parse_json_body(Registration)
-    user = accounts.register(body.email, body.password, _passwords())
+    policy = current_app.config["REGISTRATION"]
+    user = accounts.register(body.email, body.password, _passwords(), policy, body.invitation)
     return jsonify(dump(Account, user)), 201
 
 
@@ -90,6 +101,15 @@ def logout():
     return "", 204
 
 
+@bp.post("/password/reset")
+@documented({204: None}, body=PasswordReset, errors=(401, 429))
+def reset_password():
+    """Set a new password with a one-time reset token; every session of the account ends."""
+    body = parse_json_body(PasswordReset)
+    accounts.reset_password(body.token, body.password, _account_services())
+    return "", 204
+
+
 @bp.post("/token")
 @documented(
     {200: ServiceToken, 400: OAuthProblem, 401: OAuthProblem},
@@ -110,6 +130,19 @@ def token():
 def me():
     """Return the signed-in user."""
     return jsonify(dump(Account, accounts.get_active_user(current_user_id())))
+
+
+@me_bp.post("/password")
+@documented({200: TokenPair}, body=PasswordChange, errors=(429,))
+def change_password():
+    """Change the password; every other session ends, the caller gets a new pair of tokens."""
+    if current_principal().kind != ACCESS:
+        raise forbidden("Only a sign-in's access token may change the password.")
+    body = parse_json_body(PasswordChange)
+    session = accounts.change_password(
+        current_principal().user_id, body.current_password, body.new_password, _account_services()
+    )
+    return jsonify(session.as_dict())
 
 
 def client_address() -> str:

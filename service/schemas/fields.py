@@ -28,6 +28,7 @@ from service.models import MAX_NAME
 from service.models import MAX_PROJECT
 from service.models import ROLES
 from service.models import SOURCE_PATTERN
+from service.security import BCRYPT_MAX_BYTES
 
 # Text never holds NUL: PostgreSQL cannot store it, and no real name or note contains it.
 NO_NUL = r"^[^\x00]*$"
@@ -42,6 +43,21 @@ Project = Annotated[str, StringConstraints(max_length=MAX_PROJECT, pattern=NO_NU
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION, pattern=NO_NUL)]
 Hours = Annotated[float, Field(gt=0, le=MAX_HOURS, allow_inf_nan=False)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+MIN_PASSWORD_BYTES = 8
+
+
+def _bcrypt_length(value: str) -> str:
+    if not MIN_PASSWORD_BYTES <= len(value.encode()) <= BCRYPT_MAX_BYTES:
+        raise ValueError(f"must be {MIN_PASSWORD_BYTES} to {BCRYPT_MAX_BYTES} bytes long in UTF-8")
+    return value
+
+
+# A password being set (sign-up, change, reset, the CLI): it must fit bcrypt's 72 bytes.
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=MIN_PASSWORD_BYTES, max_length=BCRYPT_MAX_BYTES),
+    AfterValidator(_bcrypt_length),
+]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 # A person's or a team's name: trimmed, not blank.
 Name = Annotated[

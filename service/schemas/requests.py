@@ -21,11 +21,14 @@ from pydantic import field_validator
 from pydantic import model_validator
 from werkzeug.datastructures import MultiDict
 
+from service.models import MEMBER
 from service.schemas.fields import Description
 from service.schemas.fields import ExternalId
 from service.schemas.fields import Hours
+from service.schemas.fields import NewPassword
 from service.schemas.fields import Password
 from service.schemas.fields import Project
+from service.schemas.fields import Role
 from service.schemas.fields import Source
 from service.schemas.fields import Strict
 from service.schemas.fields import Timestamp
@@ -61,17 +64,11 @@ class Credentials(Strict):
 
 
 class Registration(Credentials):
-    """A new account: the password must fit bcrypt's 72-byte limit."""
+    """A new account: the password must fit bcrypt's 72-byte limit; an invitation's token
+    when sign-up is by invitation."""
 
-    password: Annotated[str, StringConstraints(min_length=8, max_length=72)]
-
-    @field_validator("password")
-    @classmethod
-    def _bcrypt_length(cls, value: str) -> str:
-        size = len(value.encode())
-        if not 8 <= size <= 72:
-            raise ValueError("must be 8 to 72 bytes long in UTF-8")
-        return value
+    password: NewPassword
+    invitation: Secret | None = None
 
 
 class RefreshRequest(Strict):
@@ -314,3 +311,38 @@ class SyncRequest(Strict):
         if self.from_ and self.to and self.from_ > self.to:
             raise ValueError("from must not be after to")
         return self
+
+
+# Accounts: password change and reset, invitations.
+
+
+class PasswordChange(Strict):
+    """The current password and the one to set instead."""
+
+    current_password: Password
+    new_password: NewPassword
+
+
+class PasswordReset(Strict):
+    """A one-time reset token (from `flask users reset-password`) and the password to set."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    password: NewPassword
+
+
+class InvitationIn(Strict):
+    """Whom to invite, with which role, into which teams."""
+
+    email: EmailStr
+    role: Role = MEMBER
+    teams: Annotated[list[uuid.UUID], Field(max_length=100)] = []
+
+    @field_validator("email")
+    @classmethod
+    def _lowercase(cls, value: str) -> str:
+        return value.lower()
+
+    @field_validator("teams")
+    @classmethod
+    def _distinct(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
+        return list(dict.fromkeys(value))

@@ -10,6 +10,7 @@ from typing import Any
 from typing import Literal
 
 from pydantic import BaseModel
+from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import RootModel
@@ -335,3 +336,35 @@ class SkippedUser(Answer):
     reason: Literal["unknown_user", "not_permitted"]
     rows: int
     line: int
+
+
+# Accounts: invitations.
+
+
+def _ids(value: Any) -> Any:
+    """Read a space-separated list of ids (as an invitation stores its teams) as a list."""
+    return value.split() if isinstance(value, str) else value
+
+
+class Invitation(Answer):
+    """A pending invitation: for whom, with which role, into which teams, until when."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    teams: Annotated[list[uuid.UUID], BeforeValidator(_ids)] = Field(validation_alias="team_ids")
+    invited_by: uuid.UUID = Field(validation_alias="invited_by_id")
+    created_at: datetime
+    expires_at: datetime
+
+
+class IssuedInvitation(Invitation):
+    """A new invitation with its token: shown this once, only its digest is kept."""
+
+    token: str
+
+
+class InvitationList(Answer):
+    """The pending invitations the caller may see, newest first."""
+
+    items: list[Invitation]
