@@ -245,12 +245,6 @@ def test_the_api_honours_its_contract_for_a_service_acting_for_a_user(
     check_case(case, app, robot_headers, query={"user_id": user["id"]})
 
 
-@contract.include(path_regex=r"^/(api/invitations|auth/password)").parametrize()
-@fuzzing
-def test_the_account_routes_honour_their_contract_for_an_admin(case, app, make_user, headers_for):
-    check_case(case, app, headers_for(make_user(role="admin")))
-
-
 JOB_PATHS = ("/api/jobs", "/api/jobs/{job_id}")
 
 
