@@ -239,7 +239,7 @@ def _personal_principal(token: str) -> Principal:
     role still granting its scopes."""
     db.connect(reuse_if_open=True)
     found = (
-        PersonalToken.select(PersonalToken.id, PersonalToken.user, PersonalToken.scopes, User.role)
+        PersonalToken.select(PersonalToken.id, PersonalToken.scopes, User.id, User.role)
         .join(User)
         .where(
             (PersonalToken.token_hash == hash_token(token))
@@ -247,13 +247,14 @@ def _personal_principal(token: str) -> Principal:
             & (PersonalToken.expires_at.is_null() | (PersonalToken.expires_at > utcnow()))
             & User.is_active
         )
+        .tuples()
         .first()
     )
     if found is None:
         raise unauthorized("The personal access token is unknown, revoked or expired.")
-    role = found.user.role
-    scopes = parse_scopes(found.scopes) & ROLE_SCOPES[role]
-    return Principal(PERSONAL, str(found.user_id), scopes, role, token_id=str(found.id))
+    token_id, scopes, user_id, role = found
+    scopes = parse_scopes(scopes) & ROLE_SCOPES[role]
+    return Principal(PERSONAL, str(user_id), scopes, role, token_id=str(token_id))
 
 
 def _service_principal(claims: dict[str, Any]) -> Principal:
