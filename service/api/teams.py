@@ -88,7 +88,7 @@ def remove_member(team_id: uuid.UUID, user_id: uuid.UUID):
 
 
 @bp.put("/<uuid:team_id>/managers/<uuid:user_id>")
-@documented({204: None})
+@documented({204: None}, errors=(422,))
 def add_manager(team_id: uuid.UUID, user_id: uuid.UUID):
     """Make a manager or admin one of the team's managers, adding them to it (admins)."""
     teams.require_admin(current_principal())
