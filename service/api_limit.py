@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 
 from limits import RateLimitItem
@@ -42,14 +41,16 @@ class ApiLimit:
         self._memory = FixedWindowRateLimiter(MemoryStorage())
         self._prefix = prefix
         self._store_back_at = 0.0
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, rate: str, storage_uri: str, prefix: str) -> ApiLimit:
         """Build the limit of RATE over the store at STORAGE_URI, its keys under PREFIX."""
-        options = {"socket_connect_timeout": STORE_TIMEOUT_SECONDS}
-        options["socket_timeout"] = STORE_TIMEOUT_SECONDS
-        store = storage_from_string(storage_uri, wrap_exceptions=True, **options)
+        store = storage_from_string(
+            storage_uri,
+            wrap_exceptions=True,
+            socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+            socket_timeout=STORE_TIMEOUT_SECONDS,
+        )
         return cls(parse(rate), FixedWindowRateLimiter(store), prefix)
 
     def hit(self, key: str) -> None:
@@ -71,8 +72,7 @@ class ApiLimit:
         return self._memory if time.monotonic() < self._store_back_at else self._store
 
     def _store_failed(self, exc: StorageError) -> None:
-        with self._lock:
-            self._store_back_at = time.monotonic() + STORE_RETRY_SECONDS
+        self._store_back_at = time.monotonic() + STORE_RETRY_SECONDS
         log.warning("API limit store unreachable, counting in memory: %s", exc.storage_error)
 
     def _too_many(self, reset: float) -> APIError:
