@@ -231,18 +231,6 @@ def test_the_api_honours_its_contract_for_a_service_acting_for_a_user(
     check_case(case, app, robot_headers, query={"user_id": user["id"]})
 
 
-@pytest.fixture
-def admin_headers(make_user, headers_for) -> dict[str, str]:
-    """Headers of an admin (users, teams and every person's data)."""
-    return headers_for(make_user(role="admin"))
-
-
-@contract.parametrize()
-@fuzzing
-def test_the_api_honours_its_contract_for_an_admin(case, app, admin_headers):
-    check_case(case, app, admin_headers)
-
-
 JOB_PATHS = ("/api/jobs", "/api/jobs/{job_id}")
 
 
