@@ -9,6 +9,7 @@ from flask import Flask
 
 from service import logs
 from service.accounts import RESET
+from service.api_limit import ApiLimit
 from service.config import load_config
 from service.db import init_db
 from service.errors import register_error_handlers
@@ -30,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     init_db(app)
     init_jobs(app)
     init_security(app)
+    init_api_limit(app)
     init_observability(app)
     register_error_handlers(app)
     register_blueprints(app)
@@ -77,6 +79,16 @@ def init_security(app: Flask) -> None:
     )
 
 
+def init_api_limit(app: Flask) -> None:
+    """Limit each principal's API requests to RATE_LIMIT_API (unless it is off)."""
+    if app.config["RATE_LIMIT_API"] is not None:
+        app.extensions["api_limit"] = ApiLimit.from_settings(
+            app.config["RATE_LIMIT_API"],
+            app.config["RATE_LIMIT_STORAGE_URI"],
+            app.config["RATE_LIMIT_KEY_PREFIX"],
+        )
+
+
 def register_blueprints(app: Flask) -> None:
     """Register the health probes first, the public keys, then the protected API."""
     # Imported here, not at the top, so `python -m service.migrate` can run without
@@ -93,6 +105,9 @@ def register_blueprints(app: Flask) -> None:
     from service.api import metrics
     from service.api import reports
     from service.api import sync
+    from service.api import teams
+    from service.api import tokens
+    from service.api import users
 
     app.register_blueprint(health.bp)
     app.register_blueprint(jwks.bp)
@@ -109,6 +124,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(invitations.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(teams.bp)
+    app.register_blueprint(tokens.bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -238,6 +238,13 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _api_rate(env: Mapping[str, str]) -> str | None:
+    """Return RATE_LIMIT_API, or None when it is `off` (no per-principal API limit)."""
+    if (env.get("RATE_LIMIT_API") or "").strip().lower() == "off":
+        return None
+    return _rate(env, "RATE_LIMIT_API", "600 per minute")
+
+
 def _rate_store(env: Mapping[str, str]) -> str:
     value = env.get("RATE_LIMIT_STORAGE_URI") or "memory://"
     if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
@@ -329,6 +336,7 @@ def load_config(
         "RATE_LIMIT_KEY_PREFIX": env.get("RATE_LIMIT_KEY_PREFIX") or "time-tracker",
         "RATE_LIMIT_PER_ADDRESS": _rate(env, "RATE_LIMIT_PER_ADDRESS", "30 per minute"),
         "RATE_LIMIT_PER_ACCOUNT": _rate(env, "RATE_LIMIT_PER_ACCOUNT", "10 per minute"),
+        "RATE_LIMIT_API": _api_rate(env),
         "LOGIN_LOCKOUT_ATTEMPTS": _int(env, "LOGIN_LOCKOUT_ATTEMPTS", 5, minimum=1),
         "LOGIN_LOCKOUT_SECONDS": _int(env, "LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1),
         "CORS_ORIGINS": _origins(env),

@@ -146,7 +146,7 @@ def _content(body: Body, components: _Components) -> dict[str, Any] | None:
 def _error_statuses(op: Operation, blueprint: Blueprint | None, path_parameters: bool) -> set[int]:
     statuses = set(op.errors)
     if blueprint is not None and is_protected(blueprint):
-        statuses.update({401, 403})
+        statuses.update({401, 403, 429})  # 429: the per-principal API limit
     if blueprint is not None and uses_database(blueprint):
         statuses.add(503)
     if op.body is not None:

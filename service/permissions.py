@@ -48,13 +48,14 @@ class Principal:
     """Who a verified token speaks for: a person (with their role now) or a service client.
 
     `kind` is ACCESS (a sign-in's token), PERSONAL (a personal access token) or SERVICE;
-    `subject` is the user's id, or the service client's.
+    `subject` is the user's id, or the service client's; `token_id` a personal token's id.
     """
 
     kind: str
     subject: str
     scopes: frozenset[str]
     role: str | None = None
+    token_id: str | None = None
 
     @property
     def is_service(self) -> bool:
@@ -70,6 +71,13 @@ class Principal:
     def is_admin(self) -> bool:
         """Tell whether a person with the admin role holds the token."""
         return self.role == ADMIN
+
+    @property
+    def rate_key(self) -> str:
+        """Name whose requests one API limit counts: the person, the personal token, the client."""
+        if self.kind == PERSONAL:
+            return f"token:{self.token_id}"
+        return f"{'client' if self.is_service else 'user'}:{self.subject}"
 
 
 def format_scopes(scopes: frozenset[str] | set[str]) -> str:

@@ -239,7 +239,7 @@ def _personal_principal(token: str) -> Principal:
     role still granting its scopes."""
     db.connect(reuse_if_open=True)
     found = (
-        PersonalToken.select(PersonalToken.user, PersonalToken.scopes, User.role)
+        PersonalToken.select(PersonalToken.id, PersonalToken.scopes, User.id, User.role)
         .join(User)
         .where(
             (PersonalToken.token_hash == hash_token(token))
@@ -247,13 +247,14 @@ def _personal_principal(token: str) -> Principal:
             & (PersonalToken.expires_at.is_null() | (PersonalToken.expires_at > utcnow()))
             & User.is_active
         )
+        .tuples()
         .first()
     )
     if found is None:
         raise unauthorized("The personal access token is unknown, revoked or expired.")
-    role = found.user.role
-    scopes = parse_scopes(found.scopes) & ROLE_SCOPES[role]
-    return Principal(PERSONAL, str(found.user_id), scopes, role)
+    token_id, scopes, user_id, role = found
+    scopes = parse_scopes(scopes) & ROLE_SCOPES[role]
+    return Principal(PERSONAL, str(user_id), scopes, role, token_id=str(token_id))
 
 
 def _service_principal(claims: dict[str, Any]) -> Principal:
@@ -286,13 +287,16 @@ def require_auth(
     read: str | None = None,
     write: str | None = None,
     acting_user: bool = True,
+    sign_in_only: bool = False,
 ) -> None:
     """Make every route of BLUEPRINT require a valid token holding the route's scope.
 
+    The request counts against the principal's API limit once the token is verified.
     READ is the scope GET and HEAD need, WRITE the one every other method needs. A
     method without a scope is for user tokens only: service tokens get a 403. With
     ACTING_USER (routes on one user's data), the acting user is settled before the view
     runs, so a service token without `entries:any-user` and `?user_id=` never gets further.
+    With SIGN_IN_ONLY, only a sign-in's access token is accepted (others get a 403).
     """
 
     def check() -> None:
@@ -300,6 +304,9 @@ def require_auth(
             return  # a CORS preflight carries no credentials and reads no data
         principal = authenticate(_bearer_token())
         g.principal = principal
+        limit_api(principal)
+        if sign_in_only and principal.kind != ACCESS:
+            raise forbidden("This route needs the access token of a sign-in.")
         needed = read if request.method in SAFE_METHODS else write
         if needed is None:
             if principal.is_service:
@@ -312,6 +319,13 @@ def require_auth(
 
     blueprint.before_request(check)
     _protected.add(blueprint)
+
+
+def limit_api(principal: Principal) -> None:
+    """Count the request against PRINCIPAL's API limit (RATE_LIMIT_API); 429 when it is over."""
+    limit = current_app.extensions.get("api_limit")
+    if limit is not None:
+        limit.hit(principal.rate_key)
 
 
 def is_protected(blueprint: Blueprint) -> bool:

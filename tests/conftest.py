@@ -141,6 +141,8 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         # Tests sign in many times from one address; tests of the limits set their own.
         "RATE_LIMIT_PER_ADDRESS": "10000 per minute",
         "RATE_LIMIT_PER_ACCOUNT": "10000 per minute",
+        # Tests call the API many times with one token; tests of the API limit set their own.
+        "RATE_LIMIT_API": "100000 per minute",
         # Most tests sign people up themselves; tests of the policy set their own.
         "REGISTRATION": "open",
         **extra,

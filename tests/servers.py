@@ -58,6 +58,7 @@ def server_env(database_url: str, port: int, **extra: object) -> dict[str, str]:
         "JWT_SECRET": TEST_SECRET,
         "BCRYPT_ROUNDS": 4,
         "REGISTRATION": "open",
+        "RATE_LIMIT_API": "100000 per minute",
         "HOST": "127.0.0.1",
         "PORT": port,
         "WORKER_CLASS": "gthread",

@@ -178,6 +178,9 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     ),
     "POST /api/sync/toggl": "credentials first, the source answers, days in the history, in order",
     "POST /api/sync/tempo": "credentials first, the source answers, days in the history, in order",
+    # Users, teams and personal tokens (issue 27).
+    "GET /api/users": "a cursor must be one the service issued",
+    "POST /api/tokens": "a token's scopes are at most those the caller's role grants",
 }
 
 # Loaded once from an app's own /openapi.json; each test calls its own app (and database).
@@ -270,6 +273,7 @@ def test_every_documented_status_is_reachable(
     httpserver_ipv4,
     make_user,
     headers_for,
+    people_statuses,
 ):
     spec = client.get("/openapi.json").json
     own = make_entry(source="toggl")["id"]
@@ -406,6 +410,7 @@ def test_every_documented_status_is_reachable(
     dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
     seen |= {call(dead, auth_headers, (m, p, {"id": own}, 503)) for m, p, *_ in table}
     seen |= sync_statuses(make_app, database_url, user, auth_headers, httpserver_ipv4)
+    seen |= people_statuses(spec)
     tiny = make_app(database_url, IMPORT_MAX_BYTES=10).test_client()
     seen.add(call(tiny, auth_headers, ("POST", "/api/imports", {"data": upload}, 413)))
     seen |= account_statuses(make_app, database_url, client, make_user, headers_for)
@@ -523,3 +528,122 @@ def call(client, headers, row) -> tuple[str, str, int] | None:
     headers = {**headers, **kwargs.pop("headers", {})}
     response = client.open(path, method=method, headers=headers, **kwargs)
     return (method, template, hoped) if response.status_code == hoped else None
+
+
+# Users, teams and personal tokens (issue 27).
+USER, TEAM = "/api/users/{user_id}", "/api/teams/{team_id}"
+MEMBERS, MANAGERS = f"{TEAM}/members/{{user_id}}", f"{TEAM}/managers/{{user_id}}"
+TOKENS, TOKEN = "/api/tokens", "/api/tokens/{token_id}"
+BAD_JSON = {"data": "{", "content_type": "application/json"}
+NEW_TOKEN = {"json": {"name": "script", "scopes": ["entries:read"]}}
+# (who calls, method, path, request, status); "ids" names whose id a path parameter takes.
+PEOPLE_ROWS = [
+    ("admin", "GET", "/api/users", {}, 200),
+    ("admin", "GET", "/api/users", {"query_string": {"cursor": "bm90LW91cnM"}}, 400),
+    ("admin", "GET", "/api/users", {"query_string": {"limit": 0}}, 422),
+    ("member", "GET", "/api/users", {}, 403),
+    ("admin", "GET", USER, {}, 200),
+    ("member", "GET", USER, {}, 403),
+    ("admin", "PATCH", USER, {"json": {"display_name": "Ann"}}, 200),
+    ("admin", "PATCH", USER, BAD_JSON, 400),
+    ("admin", "PATCH", USER, {"json": {"role": "owner"}}, 422),
+    ("admin", "PATCH", USER, {"json": {"role": "member"}, "ids": {"{user_id}": "admin"}}, 409),
+    ("member", "PATCH", USER, {"json": {"role": "admin"}}, 403),
+    ("admin", "PATCH", USER, {"json": {}, "ids": {"{user_id}": "missing"}}, 404),
+    ("admin", "GET", "/api/teams", {}, 200),
+    ("member", "GET", "/api/teams", {}, 403),
+    ("admin", "POST", "/api/teams", {"json": {"name": "Gemini"}}, 201),
+    ("admin", "POST", "/api/teams", {"json": {"name": "Gemini"}}, 409),
+    ("admin", "POST", "/api/teams", BAD_JSON, 400),
+    ("admin", "POST", "/api/teams", {"json": {}}, 422),
+    ("manager", "POST", "/api/teams", {}, 403),
+    ("admin", "GET", TEAM, {}, 200),
+    ("member", "GET", TEAM, {}, 403),
+    ("admin", "PATCH", TEAM, {"json": {"name": "Apollo 11"}}, 200),
+    ("admin", "PATCH", TEAM, {"json": {"name": "Gemini"}}, 409),
+    ("admin", "PATCH", TEAM, BAD_JSON, 400),
+    ("admin", "PATCH", TEAM, {"json": {}}, 422),
+    ("manager", "PATCH", TEAM, {}, 403),
+    ("admin", "PATCH", TEAM, {"json": {"name": "Nowhere"}, "ids": {"{team_id}": "missing"}}, 404),
+    ("admin", "PUT", MEMBERS, {}, 204),
+    ("member", "PUT", MEMBERS, {}, 403),
+    ("admin", "DELETE", MEMBERS, {}, 204),
+    ("member", "DELETE", MEMBERS, {}, 403),
+    ("admin", "PUT", MANAGERS, {}, 422),
+    ("admin", "PUT", MANAGERS, {"ids": {"{user_id}": "manager"}}, 204),
+    ("manager", "PUT", MANAGERS, {}, 403),
+    ("admin", "DELETE", MANAGERS, {"ids": {"{user_id}": "manager"}}, 204),
+    ("manager", "DELETE", MANAGERS, {}, 403),
+    ("admin", "DELETE", TEAM, {"ids": {"{team_id}": "doomed"}}, 204),
+    ("manager", "DELETE", TEAM, {}, 403),
+    ("member", "GET", TOKENS, {}, 200),
+    ("personal", "GET", TOKENS, {}, 403),
+    ("member", "POST", TOKENS, NEW_TOKEN, 201),
+    ("member", "POST", TOKENS, BAD_JSON, 400),
+    ("member", "POST", TOKENS, {"json": {}}, 422),
+    ("personal", "POST", TOKENS, NEW_TOKEN, 403),
+    ("personal", "DELETE", TOKEN, {}, 403),
+    ("member", "DELETE", TOKEN, {}, 204),
+]
+MISSING_ID = "6b0f7c1e-49d4-4e38-9b4e-0f6f6f3c2a11"
+
+
+def reach(client, headers, row, ids) -> tuple[str, str, int] | None:
+    """Send one row (method, path template, request, hoped status); a path parameter takes
+    its value from IDS, by the names in the request's "ids", else the missing id."""
+    method, template, kwargs, hoped = row
+    kwargs = dict(kwargs)
+    named = {key: ids[name] for key, name in kwargs.pop("ids", {}).items()}
+    values = {**ids, **named}
+    path = re.sub(r"\{\w+\}", lambda found: values.get(found.group(0), MISSING_ID), template)
+    response = client.open(path, method=method, headers=headers, **kwargs)
+    return (method, template, hoped) if response.status_code == hoped else None
+
+
+@pytest.fixture
+def people_statuses(make_app, database_url, client, make_user, make_team, headers_for):
+    """Reach every status of the users, teams and tokens routes, and each protected route's 429."""
+
+    def statuses(spec: dict) -> set:
+        people = {role: make_user(role=role) for role in ("admin", "manager", "member")}
+        callers = {name: headers_for(person) for name, person in people.items()}
+        made = client.post(TOKENS, headers=callers["member"], **NEW_TOKEN).json
+        callers["personal"] = {"Authorization": f"Bearer {made['token']}"}
+        ids = {name: person["id"] for name, person in people.items()}
+        ids |= {
+            "doomed": make_team("Doomed")["id"],
+            "{token_id}": made["id"],
+            "missing": MISSING_ID,
+        }
+        ids |= {
+            "{user_id}": ids["member"],
+            "{team_id}": make_team(members=(people["member"],))["id"],
+        }
+        seen = {reach(client, callers[who], row, ids) for who, *row in PEOPLE_ROWS}
+        routes = {(method, path) for _, method, path, *_ in PEOPLE_ROWS}
+        seen |= {reach(client, {}, (m, p, {}, 401), ids) for m, p in routes}
+        unknown = {"missing": MISSING_ID}
+        for method, path in routes:
+            who = "member" if path == TOKEN else "admin"
+            seen.add(reach(client, callers[who], (method, path, {}, 404), unknown))
+        small = make_app(database_url, MAX_CONTENT_LENGTH=1024).test_client()
+        big = {"data": "x" * 2048, "content_type": "application/json"}
+        seen |= {reach(small, callers["admin"], (m, p, big, 413), ids) for m, p in routes}
+        dead = make_app(f"postgresql://postgres@127.0.0.1:{closed_port()}/none").test_client()
+        seen |= {reach(dead, callers["admin"], (m, p, {}, 503), ids) for m, p in routes}
+        return seen | over_the_limit(make_app, database_url, spec, callers["admin"])
+
+    return statuses
+
+
+def over_the_limit(make_app, database_url, spec, headers) -> set:
+    """Spend a principal's API limit, then reach the 429 of every protected operation."""
+    limited = make_app(database_url, RATE_LIMIT_API="1 per minute").test_client()
+    limited.get("/auth/me", headers=headers)
+    protected = [
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if "security" in op
+    ]
+    return {reach(limited, headers, (m, p, {}, 429), {}) for m, p in protected}

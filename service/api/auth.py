@@ -16,6 +16,7 @@ from limits import RateLimitItemPerSecond
 
 from service import accounts
 from service import clients
+from service import people
 from service.db import use_database
 from service.errors import APIError
 from service.openapi import documented
@@ -30,6 +31,7 @@ from service.schemas.requests import Registration
 from service.schemas.requests import TokenRequest
 from service.schemas.responses import Account
 from service.schemas.responses import OAuthProblem
+from service.schemas.responses import Person
 from service.schemas.responses import ServiceToken
 from service.schemas.responses import TokenPair
 from service.schemas.responses import dump
@@ -126,10 +128,11 @@ def token():
 
 
 @me_bp.get("/me")
-@documented({200: Account})
+@documented({200: Person})
 def me():
-    """Return the signed-in user."""
-    return jsonify(dump(Account, accounts.get_active_user(current_user_id())))
+    """Return the signed-in user and the teams they are in."""
+    user = accounts.get_active_user(current_user_id())
+    return jsonify(dump(Person, people.person(user)))
 
 
 @me_bp.post("/password")

@@ -22,9 +22,11 @@ from pydantic import model_validator
 from werkzeug.datastructures import MultiDict
 
 from service.models import MEMBER
+from service.permissions import PERSON_SCOPES
 from service.schemas.fields import Description
 from service.schemas.fields import ExternalId
 from service.schemas.fields import Hours
+from service.schemas.fields import Name
 from service.schemas.fields import NewPassword
 from service.schemas.fields import Password
 from service.schemas.fields import Project
@@ -346,3 +348,48 @@ class InvitationIn(Strict):
     @classmethod
     def _distinct(cls, value: list[uuid.UUID]) -> list[uuid.UUID]:
         return list(dict.fromkeys(value))
+
+
+# Users, teams and personal access tokens (issue 27).
+# How long a personal access token lives unless asked otherwise, and at most.
+TOKEN_TTL_DEFAULT = 90 * 24 * 3600
+TOKEN_TTL_MAX = 365 * 24 * 3600
+ScopeName = Literal[tuple(sorted(PERSON_SCOPES))]  # type: ignore[valid-type]
+
+
+class UserQuery(Strict):
+    """Filters and page of the users list (from query-string text, so not strict)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254)] | None = Field(
+        default=None, description="The exact email, in any case."
+    )
+    team: uuid.UUID | None = Field(default=None, description="Only the members of this team.")
+    active: bool | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+
+class UserPatch(Strict):
+    """Changes to an account: role and is_active (admins), display_name (admins, or oneself)."""
+
+    role: Role | MISSING = MISSING
+    is_active: bool | MISSING = MISSING
+    display_name: Name | None = None
+
+
+class TeamIn(Strict):
+    """A team's name: a new team's, or a new name."""
+
+    name: Name
+
+
+class PersonalTokenIn(Strict):
+    """A new personal access token: its name, scopes (at most the role's) and lifetime."""
+
+    name: Name
+    scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=len(PERSON_SCOPES))]
+    expires_in: Annotated[
+        int, Field(ge=60, le=TOKEN_TTL_MAX, description="Seconds until it expires.")
+    ] = TOKEN_TTL_DEFAULT

@@ -361,6 +361,71 @@ class Invitation(Answer):
 class IssuedInvitation(Invitation):
     """A new invitation with its token: shown this once, only its digest is kept."""
 
+
+# Users, teams and personal access tokens (issue 27).
+class TeamRef(Answer):
+    """A team a person is in, and whether they manage it."""
+
+    id: uuid.UUID
+    name: str
+    is_manager: bool
+
+
+class Person(Account):
+    """A user and the teams they are in."""
+
+    teams: list[TeamRef]
+
+
+class UserPage(Answer):
+    """One page of users, oldest account first, and the cursor of the next page."""
+
+    items: list[Account]
+    next_cursor: str | None
+
+
+class TeamSummary(Answer):
+    """A team."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class TeamMember(Answer):
+    """A person in a team."""
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str | None
+    is_manager: bool
+
+
+class TeamDetail(TeamSummary):
+    """A team and its people."""
+
+    members: list[TeamMember]
+
+
+class TeamList(Answer):
+    """The teams the caller may see, by name."""
+
+    items: list[TeamSummary]
+
+
+class PersonalTokenOut(Answer):
+    """A personal access token, without the token itself."""
+
+    id: uuid.UUID
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class PersonalTokenCreated(PersonalTokenOut):
+    """A new personal access token; `token` is shown this once."""
+
     token: str
 
 
@@ -368,3 +433,9 @@ class InvitationList(Answer):
     """The pending invitations the caller may see, newest first."""
 
     items: list[Invitation]
+
+
+class PersonalTokenList(Answer):
+    """The caller's personal access tokens that are not revoked, newest first."""
+
+    items: list[PersonalTokenOut]
