@@ -361,6 +361,14 @@ class Invitation(Answer):
 class IssuedInvitation(Invitation):
     """A new invitation with its token: shown this once, only its digest is kept."""
 
+    token: str
+
+
+class InvitationList(Answer):
+    """The pending invitations the caller may see, newest first."""
+
+    items: list[Invitation]
+
 
 # Users, teams and personal access tokens (issue 27).
 class TeamRef(Answer):
@@ -427,12 +435,6 @@ class PersonalTokenCreated(PersonalTokenOut):
     """A new personal access token; `token` is shown this once."""
 
     token: str
-
-
-class InvitationList(Answer):
-    """The pending invitations the caller may see, newest first."""
-
-    items: list[Invitation]
 
 
 class PersonalTokenList(Answer):
