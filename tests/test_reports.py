@@ -50,10 +50,11 @@ def items() -> list[dict]:
     ]
 
 
-def expected(groups: tuple[str, ...], zone: str) -> dict:
+def expected(groups: tuple[str, ...], zone: str, since: str = "", until: str = "~") -> dict:
     """Compute the report in plain Python, independently of both databases."""
     sums: dict[tuple, list] = defaultdict(lambda: [0.0, 0])
-    for item in items():
+    chosen = [item for item in items() if since <= item["date"] < until]
+    for item in chosen:
         local = datetime.fromisoformat(item["date"]).astimezone(ZoneInfo(zone)).date()
         year, week, _ = local.isocalendar()
         keys = {
@@ -71,8 +72,8 @@ def expected(groups: tuple[str, ...], zone: str) -> dict:
         for key, (h, n) in sums.items()
     ]
     rows.sort(key=lambda row: tuple((row[g] is None, row[g] or "") for g in groups))
-    total_hours = round(sum(item["duration"] for item in items()), 2)
-    total = {"hours": total_hours, "entries": len(items())}
+    total_hours = round(sum(item["duration"] for item in chosen), 2)
+    total = {"hours": total_hours, "entries": len(chosen)}
     return {"rows": rows, "total": total, "rows_overlap": False}
 
 
@@ -91,6 +92,72 @@ def test_buckets_follow_the_zone_across_dst_and_match_python(client, stored, zon
 
     assert response.status_code == 200
     assert response.json == expected(tuple(group_by.split(",")), zone)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("group_by", ["day", "week", "month"])
+def test_a_range_across_dst_changes_buckets_as_python_does(client, stored, zone, group_by):
+    since, until = "2026-03-29T00:00:00Z", "2026-11-01T05:00:00Z"
+    query = f"group_by={group_by}&tz={zone}&from={since}&to={until}"
+
+    response = client.get(f"/api/reports/summary?{query}", headers=stored)
+
+    assert response.status_code == 200
+    assert response.json == expected((group_by,), zone, since, until)
+
+
+# Local midnights of Asia/Kolkata (UTC+05:30) and Pacific/Chatham (UTC+13:45 in summer),
+# each with the second before it: an entry on a boundary starts the later bucket.
+ON_BOUNDARIES = [
+    "2026-10-31T18:29:59Z",
+    "2026-10-31T18:30:00Z",
+    "2026-11-30T10:14:59Z",
+    "2026-11-30T10:15:00Z",
+]
+
+
+@pytest.mark.parametrize(
+    ("zone", "group_by", "buckets"),
+    [
+        ("Asia/Kolkata", "month", ["2026-10", "2026-11", "2026-11", "2026-11"]),
+        ("Asia/Kolkata", "week", ["2026-10-26", "2026-10-26", "2026-11-30", "2026-11-30"]),
+        ("Pacific/Chatham", "month", ["2026-11", "2026-11", "2026-11", "2026-12"]),
+        ("Pacific/Chatham", "day", ["2026-11-01", "2026-11-01", "2026-11-30", "2026-12-01"]),
+    ],
+)
+def test_an_entry_on_a_bucket_boundary_starts_the_later_bucket(
+    client, auth_headers, zone, group_by, buckets
+):
+    entries = [
+        {"date": start, "duration": 1, "external_id": f"b{n}"}
+        for n, start in enumerate(ON_BOUNDARIES)
+    ]
+    client.put("/api/entries/bulk", json={"entries": entries}, headers=auth_headers)
+
+    response = client.get(
+        f"/api/reports/summary?group_by={group_by}&tz={zone}", headers=auth_headers
+    )
+
+    counts: dict[str, int] = defaultdict(int)
+    for bucket in buckets:
+        counts[bucket] += 1
+    assert response.status_code == 200
+    assert response.json["rows"] == [
+        {group_by: bucket, "hours": float(n), "entries": n} for bucket, n in counts.items()
+    ]
+
+
+def test_a_range_holding_no_entries_reports_nothing(client, stored):
+    query = "group_by=week&tz=Asia/Kolkata&from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z"
+
+    response = client.get(f"/api/reports/summary?{query}", headers=stored)
+
+    assert response.status_code == 200
+    assert response.json == {
+        "rows": [],
+        "total": {"hours": 0, "entries": 0},
+        "rows_overlap": False,
+    }
 
 
 def answers_on_both_databases(make_app, tmp_path, postgres_url, entries, queries) -> list[list]:
