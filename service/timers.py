@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 # How far ahead of this server's clock a client's `start` or `stop` may be.
 CLOCK_SKEW = timedelta(minutes=1)
 LONGEST = timedelta(hours=MAX_HOURS)
-# Each lost race means another start committed first; a few rounds settle any burst.
-START_ATTEMPTS = 5
+# Each round of a race lets one start in: a burst of this many starts at once all succeed.
+START_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
