@@ -20,6 +20,7 @@ import peewee
 from service.db import db
 from service.db import is_postgres
 from service.errors import APIError
+from service.export import iso
 from service.models import MAX_HOURS
 from service.models import TimeEntry
 from service.models import time_ordered_id
@@ -122,7 +123,7 @@ def _stop_for(running: TimeEntry, start: datetime, writer: uuid.UUID, now: datet
     if start <= running.date:
         raise APIError(
             409,
-            f"A timer has run since {running.date.isoformat()}: a new one must start after it.",
+            f"A timer has run since {iso(running.date)}: a new one must start after it.",
         )
     if start - running.date > LONGEST:
         message = (
