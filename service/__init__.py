@@ -106,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from service.api import reports
     from service.api import sync
     from service.api import teams
+    from service.api import timer
     from service.api import tokens
     from service.api import users
 
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     auth.limit_sign_in(app)
     app.register_blueprint(auth.me_bp)
     app.register_blueprint(entries.bp)
+    app.register_blueprint(timer.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(integrations.bp)

@@ -61,10 +61,16 @@ def _rendered(name: str, annotation: Any) -> str:
     return _RENDERED.get(kinds[0], "t.{0}").format(name)
 
 
+# The Entry model's computed fields, as SQL over the same row.
+_COMPUTED = {"running": "t.duration IS NULL"}
 # One entry as the Entry model's fields, for PostgreSQL to write as JSON (row_to_json): the
 # list of a big page spends its time turning rows into objects and back into text otherwise.
+# Computed fields come last, where pydantic writes them.
 ENTRY_FIELDS = ", ".join(
-    f'{_rendered(name, field.annotation)} AS "{name}"' for name, field in Entry.model_fields.items()
+    [
+        *(f'{_rendered(name, f.annotation)} AS "{name}"' for name, f in Entry.model_fields.items()),
+        *(f'{_COMPUTED[name]} AS "{name}"' for name in Entry.model_computed_fields),
+    ]
 )
 EXPORT_CHUNK = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -67,11 +67,13 @@ def csv_row(entry: TimeEntry) -> list[str]:
 
 
 def csv_chunks(entries: Iterable[TimeEntry]) -> Iterator[str]:
-    """Yield the header, then the rows, a few hundred at a time."""
+    """Yield the header, then the rows, a few hundred at a time; running timers (no end
+    yet) are left out, so the file re-imports whole."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for count, entry in enumerate(entries, start=1):
+    finished = (entry for entry in entries if entry.duration is not None)
+    for count, entry in enumerate(finished, start=1):
         writer.writerow(csv_row(entry))
         if count % ROWS_PER_CHUNK == 0:
             yield _drain(buffer)

@@ -22,6 +22,8 @@ MAX_PROJECT = 255
 MAX_EXTERNAL_ID = 255
 MAX_DESCRIPTION = 10_000
 SOURCE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,31}"
+# The index that keeps a user's running timers (entries without a duration) to one.
+ONE_RUNNING_INDEX = "time_entries_one_running"
 # A job's states: waiting for a worker, taken by one, and the two ends.
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -204,8 +206,9 @@ class TimeEntry(BaseModel):
     source = peewee.CharField(max_length=32, default="manual")
     external_id = peewee.CharField(max_length=MAX_EXTERNAL_ID, null=True)
     date = UTCDateTimeField()
+    # Null while the entry is a running timer (migration 011); the check passes a null.
     duration = peewee.DoubleField(
-        constraints=[peewee.Check(f"duration > 0 AND duration <= {MAX_HOURS}")]
+        null=True, constraints=[peewee.Check(f"duration > 0 AND duration <= {MAX_HOURS}")]
     )
     project = peewee.CharField(max_length=MAX_PROJECT, null=True)
     description = peewee.TextField(null=True)
@@ -222,6 +225,14 @@ class TimeEntry(BaseModel):
             # Organisation-wide and team lists, newest first (migration 008).
             (("date", "id"), False),
         )
+
+
+# At most one running timer per user (migration 011): the database settles two starts at once.
+TimeEntry.add_index(
+    TimeEntry.index(
+        TimeEntry.user, unique=True, where=TimeEntry.duration.is_null(), name=ONE_RUNNING_INDEX
+    )
+)
 
 
 class Integration(BaseModel):

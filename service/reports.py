@@ -30,6 +30,7 @@ from service.models import Membership
 from service.models import Team
 from service.models import TimeEntry
 from service.models import User
+from service.models import utcnow
 from service.schemas.requests import ReportQuery
 
 # The time groups, each with the text its bucket is written as (a week is its Monday).
@@ -49,12 +50,32 @@ def _key(group: str, zone: str) -> peewee.Node:
     return TimeEntry.user_id if group == "user" else getattr(TimeEntry, group)
 
 
+def _counted(owners: Owners, query: ReportQuery) -> peewee.ModelSelect:
+    """Select the OWNERS' entries the report counts: running timers only if asked for."""
+    select = filtered(owned_by(owners), query)
+    return select if query.include_running else select.where(TimeEntry.duration.is_null(False))
+
+
+def _hours(query: ReportQuery) -> peewee.Node:
+    """Return an entry's hours; with include_running, a running timer's hours up to now."""
+    if not query.include_running:
+        return TimeEntry.duration
+    now = TimeEntry.date.to_value(utcnow())
+    if is_postgres(db):
+        elapsed = peewee.fn.date_part("epoch", now.cast("timestamptz") - TimeEntry.date) / 3600
+    else:
+        elapsed = (peewee.fn.julianday(now) - peewee.fn.julianday(TimeEntry.date)) * 24
+    # A timer started a little ahead of this clock has run for no time yet.
+    running = peewee.Case(None, [(TimeEntry.date > now, 0)], elapsed)
+    return peewee.fn.COALESCE(TimeEntry.duration, running)
+
+
 def _grouped(owners: Owners, query: ReportQuery) -> list[tuple]:
     """Return (key, ..., hours, entries) per group of the OWNERS' entries."""
     keys = [_key(group, query.tz) for group in query.groups]
-    select = filtered(owned_by(owners), query).select(
+    select = _counted(owners, query).select(
         *keys,
-        peewee.fn.SUM(TimeEntry.duration),
+        peewee.fn.SUM(_hours(query)),
         peewee.fn.COUNT(peewee.SQL("*")),
     )
     if "team" in query.groups:
@@ -65,8 +86,8 @@ def _grouped(owners: Owners, query: ReportQuery) -> list[tuple]:
 
 def _total(owners: Owners, query: ReportQuery) -> tuple[float | None, int]:
     """Return the hours and number of the OWNERS' entries FILTERS cover, each counted once."""
-    select = filtered(owned_by(owners), query).select(
-        peewee.fn.SUM(TimeEntry.duration), peewee.fn.COUNT(peewee.SQL("*"))
+    select = _counted(owners, query).select(
+        peewee.fn.SUM(_hours(query)), peewee.fn.COUNT(peewee.SQL("*"))
     )
     return select.tuples().get()
 

@@ -153,6 +153,8 @@ def test_an_optional_body_is_documented_as_optional(client):
     assert {path for path, needed in required.items() if not needed} == {
         "/api/sync/toggl",
         "/api/sync/tempo",
+        "/api/timer",
+        "/api/timer/stop",
     }
 
 
@@ -181,6 +183,9 @@ RULES_THE_SCHEMA_CANNOT_STATE = {
     # Users, teams and personal tokens (issue 27).
     "GET /api/users": "a cursor must be one the service issued",
     "POST /api/tokens": "a token's scopes are at most those the caller's role grants",
+    # The running timer (issue 28).
+    "POST /api/timer": "a start is not ahead of the clock, nor a day after the running timer's",
+    "POST /api/timer/stop": "a stop is not ahead of the clock and makes a duration of 0 to 24 h",
 }
 
 # Loaded once from an app's own /openapi.json; each test calls its own app (and database).
@@ -328,6 +333,20 @@ def test_every_documented_status_is_reachable(
         ("GET", "/api/entries/export", {"query_string": {"format": "xml"}}, 422),
         ("GET", "/api/reports/summary", {}, 200),
         ("GET", "/api/reports/summary", {"query_string": {"tz": "Mars/Base"}}, 422),
+        # The running timer (issue 28).
+        ("GET", "/api/timer", {}, 404),
+        ("POST", "/api/timer", {}, 201),
+        ("POST", "/api/timer", {"json": {"start": "1970-01-02T00:00:00Z"}}, 409),
+        ("POST", "/api/timer", bad_json, 400),
+        ("POST", "/api/timer", {"json": {"start": "soon"}}, 422),
+        ("GET", "/api/timer", {}, 200),
+        ("POST", "/api/timer/stop", {"json": {}}, 200),
+        ("POST", "/api/timer/stop", {}, 404),
+        ("POST", "/api/timer/stop", bad_json, 400),
+        ("POST", "/api/timer/stop", {"json": {"stop": "soon"}}, 422),
+        ("POST", "/api/timer", {"json": {}}, 201),
+        ("DELETE", "/api/timer", {}, 204),
+        ("DELETE", "/api/timer", {}, 404),
         ("GET", "/auth/me", {}, 200),
         ("POST", "/auth/register", {"json": {**account, "email": "new@example.com"}}, 201),
         ("POST", "/auth/register", bad_json, 400),

@@ -193,6 +193,9 @@ class ReportQuery(EntryFilters):
         ),
     ] = "day"
     tz: TimeZone = "UTC"
+    include_running: bool = Field(
+        default=False, description="Count running timers too, each up to now."
+    )
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -393,3 +396,20 @@ class PersonalTokenIn(Strict):
     expires_in: Annotated[
         int, Field(ge=60, le=TOKEN_TTL_MAX, description="Seconds until it expires.")
     ] = TOKEN_TTL_DEFAULT
+
+
+class TimerStart(Strict):
+    """A timer to start: what it is for and when it started (default: now).
+
+    Every field but `start` is stored on the entry as sent.
+    """
+
+    project: Project | None = None
+    description: Description | None = None
+    start: Timestamp | None = None
+
+
+class TimerStop(Strict):
+    """When the running timer stopped (default: now)."""
+
+    stop: Timestamp | None = None

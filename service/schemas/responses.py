@@ -15,6 +15,7 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import RootModel
 from pydantic import StringConstraints
+from pydantic import computed_field
 
 from service.schemas.fields import Role
 
@@ -120,7 +121,7 @@ class Entry(Answer):
     id: uuid.UUID
     user_id: uuid.UUID
     date: datetime
-    duration: float
+    duration: float | None = Field(description="Hours; null while the entry is a running timer.")
     project: str | None
     description: str | None
     source: str
@@ -130,6 +131,12 @@ class Entry(Answer):
     updated_by: uuid.UUID | None = Field(
         description="The user or service client that created or last changed it."
     )
+
+    @computed_field(description="True while the entry is a running timer (no duration yet).")
+    @property
+    def running(self) -> bool:
+        """Tell whether the entry is a running timer."""
+        return self.duration is None
 
 
 class EntryList(RootModel[list[Entry]]):
@@ -441,3 +448,11 @@ class PersonalTokenList(Answer):
     """The caller's personal access tokens that are not revoked, newest first."""
 
     items: list[PersonalTokenOut]
+
+
+class StartedTimer(Entry):
+    """A timer just started (an entry), and the running one this start stopped, if any."""
+
+    stopped: Entry | None = Field(
+        description="The timer that was running, now stopped at this one's start; null if none."
+    )
