@@ -130,6 +130,10 @@ class Entry(Answer):
     updated_by: uuid.UUID | None = Field(
         description="The user or service client that created or last changed it."
     )
+    billable: bool
+    tags: list[str] = Field(description="A set of tags, sorted, without repeats.")
+    client: str | None
+    task: str | None
 
 
 class EntryList(RootModel[list[Entry]]):
