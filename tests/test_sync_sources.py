@@ -12,6 +12,7 @@ import requests
 
 from service.db import db
 from service.models import Integration
+from service.sync.pull import tag_set
 from tests.vendor_fakes import FakeTempo
 from tests.vendor_fakes import FakeToggl
 
@@ -387,3 +388,17 @@ def test_a_tempo_integration_stored_without_an_owner_fails_and_says_what_to_do(
     assert "store the integration again with account_id" in job["error"]
     assert tempo.requests("/4/worklogs") == []
     assert listed("tempo") == {}
+
+
+@pytest.mark.parametrize(
+    ("tags", "kept"),
+    [
+        (None, []),
+        (["b", "a", "b"], ["a", "b"]),
+        (["x, y", " z "], ["x", "y", "z"]),
+        (["a\x00" + "l" * 60], ["a" + "l" * 49]),
+        ([f"t{n:02}" for n in range(25)], [f"t{n:02}" for n in range(20)]),
+    ],
+)
+def test_a_sources_tags_are_kept_as_the_service_keeps_tags(tags, kept):
+    assert tag_set(tags) == kept
