@@ -7,6 +7,8 @@ service.permissions' rules, and the queries take its answer (`Owners`).
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Callable
 from collections.abc import Collection
@@ -73,6 +75,8 @@ ENTRY_FIELDS = ", ".join(
     ]
 )
 EXPORT_CHUNK = 1000
+# The filters that keep the entries whose column of that name equals the value asked for.
+EQUAL_FILTERS = ("source", "project", "client", "task", "billable")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Whose entries a query covers: one user, a list of users, a query of user ids, or everyone.
 Owners = uuid.UUID | list[uuid.UUID] | peewee.SelectQuery | None
@@ -141,16 +145,38 @@ def _people(principal: Principal, ids: list[uuid.UUID], service_scope: str) -> l
 
 
 def filtered(query: peewee.ModelSelect, filters: EntryFilters) -> peewee.ModelSelect:
-    """Apply the list filters (range on the start, source, project)."""
+    """Apply the list filters (range on the start, source, project, client, task, billable,
+    tags)."""
     if filters.from_ is not None:
         query = query.where(TimeEntry.date >= filters.from_)
     if filters.to is not None:
         query = query.where(TimeEntry.date < filters.to)
-    if filters.source is not None:
-        query = query.where(TimeEntry.source == filters.source)
-    if filters.project is not None:
-        query = query.where(TimeEntry.project == filters.project)
+    for name in EQUAL_FILTERS:
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(getattr(TimeEntry, name) == value)
+    if filters.tag:
+        query = query.where(tagged(filters.tag))
     return query
+
+
+def tagged(tags: list[str]) -> peewee.Node:
+    """Return the condition that an entry has every one of TAGS.
+
+    PostgreSQL asks whether the jsonb array contains theirs; SQLite whether each is in it.
+    """
+    if is_postgres(db):
+        wanted = peewee.Value(TimeEntry.tags.db_value(tags), converter=False)
+        return peewee.Expression(TimeEntry.tags, "@>", peewee.Cast(wanted, "jsonb"))
+    has = [
+        peewee.fn.EXISTS(
+            peewee.Select([peewee.fn.json_each(TimeEntry.tags)], [peewee.SQL("1")]).where(
+                peewee.SQL("value") == tag
+            )
+        )
+        for tag in tags
+    ]
+    return functools.reduce(operator.and_, has)
 
 
 def list_entries(owners: Owners, filters: EntryQuery) -> Page:

@@ -3,7 +3,8 @@
 The CSV columns are the generic upload format's, plus `source` and `external_id`, so an
 exported file re-imports as generic_csv onto the same entries instead of duplicating them;
 `user_email` names each entry's person, so an organisation-wide export re-imports onto
-the right people.
+the right people. `billable` is `true` or `false`, `tags` the entry's tags joined with
+TAG_SEPARATOR (a tag holds no comma), as Toggl's and Clockify's exports write them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CSV_COLUMNS = (
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ROWS_PER_CHUNK = 500
+TAG_SEPARATOR = ", "
 
 
 def neutralise(value: str | None) -> str:
@@ -56,6 +58,10 @@ def csv_row(entry: TimeEntry) -> list[str]:
     cells = {
         "description": neutralise(entry.description),
         "project": neutralise(entry.project),
+        "billable": "true" if entry.billable else "false",
+        "client": neutralise(entry.client),
+        "task": neutralise(entry.task),
+        "tags": neutralise(TAG_SEPARATOR.join(entry.tags)),
         "start": iso(entry.date),
         "end": iso(end),
         "source": neutralise(entry.source),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -21,6 +22,9 @@ MAX_SECONDS = MAX_HOURS * 3600
 MAX_PROJECT = 255
 MAX_EXTERNAL_ID = 255
 MAX_DESCRIPTION = 10_000
+# An entry's tags: a set of at most MAX_TAGS names of at most MAX_TAG characters each.
+MAX_TAGS = 20
+MAX_TAG = 50
 SOURCE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,31}"
 # The index that keeps a user's running timers (entries without a duration) to one.
 ONE_RUNNING_INDEX = "time_entries_one_running"
@@ -87,6 +91,25 @@ class UTCDateTimeField(peewee.DateTimeField):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         return value.astimezone(UTC)
+
+
+class TagsField(peewee.Field):
+    """A set of tags, stored as a JSON array sorted in code-point order, without repeats.
+
+    One canonical text for each set, so equal sets compare equal in SQL and in Python.
+    PostgreSQL keeps it as jsonb (containment, jsonb_array_elements_text); SQLite as that
+    JSON text (json_each).
+    """
+
+    field_type = "JSONB"
+
+    def db_value(self, value: list[str] | None) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(sorted(set(value)), ensure_ascii=False, separators=(",", ":"))
+
+    def python_value(self, value: str | list[str] | None) -> list[str] | None:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class BaseModel(peewee.Model):
@@ -216,6 +239,11 @@ class TimeEntry(BaseModel):
     updated_at = UTCDateTimeField(default=utcnow)
     # Added by a later migration, so last: the user or service client that last changed it.
     updated_by = peewee.UUIDField(null=True)
+    # Added by migration 010, so last; the database defaults fill the earlier entries.
+    billable = peewee.BooleanField(default=False, constraints=[peewee.SQL("DEFAULT FALSE")])
+    tags = TagsField(default=list, constraints=[peewee.SQL("DEFAULT '[]'")])
+    client = peewee.CharField(max_length=MAX_PROJECT, null=True)
+    task = peewee.CharField(max_length=MAX_PROJECT, null=True)
 
     class Meta:
         table_name = "time_entries"

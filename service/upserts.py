@@ -24,7 +24,17 @@ from service.models import time_ordered_ids
 from service.models import utcnow
 from service.schemas.requests import BulkEntry
 
-CONTENT_FIELDS = ("date", "duration", "project", "description")
+# What a write may change; tags arrive as a canonical list (sorted, without repeats).
+CONTENT_FIELDS = (
+    "date",
+    "duration",
+    "project",
+    "description",
+    "billable",
+    "tags",
+    "client",
+    "task",
+)
 # Rows per statement of a bulk write: the transaction holds them all, the statement a batch.
 BATCH_ROWS = 5000
 CHUNK_ROWS = 500
@@ -39,18 +49,23 @@ _DONE = object()
 POSTGRES_UPSERT = """
 INSERT INTO time_entries AS t
     (id, user_id, source, external_id, date, duration, project, description,
-     created_at, updated_at, updated_by)
+     billable, tags, client, task, created_at, updated_at, updated_by)
 SELECT id, COALESCE(batch.user_id, %(user)s::uuid), source, external_id, date, duration,
-       project, description, %(now)s, %(now)s, %(writer)s::uuid
+       project, description, billable, tags, client, task, %(now)s, %(now)s, %(writer)s::uuid
 FROM json_to_recordset(%(rows)s::json)
     AS batch (id uuid, user_id uuid, source text, external_id text, date timestamptz,
-              duration float8, project text, description text)
+              duration float8, project text, description text, billable boolean, tags jsonb,
+              client text, task text)
 ON CONFLICT (user_id, source, external_id) DO UPDATE
-    SET (date, duration, project, description, updated_at, updated_by)
+    SET (date, duration, project, description, billable, tags, client, task, updated_at,
+         updated_by)
       = (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
+         EXCLUDED.billable, EXCLUDED.tags, EXCLUDED.client, EXCLUDED.task,
          EXCLUDED.updated_at, EXCLUDED.updated_by)
-    WHERE (t.date, t.duration, t.project, t.description) IS DISTINCT FROM
-          (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description)
+    WHERE (t.date, t.duration, t.project, t.description, t.billable, t.tags, t.client, t.task)
+          IS DISTINCT FROM
+          (EXCLUDED.date, EXCLUDED.duration, EXCLUDED.project, EXCLUDED.description,
+           EXCLUDED.billable, EXCLUDED.tags, EXCLUDED.client, EXCLUDED.task)
 RETURNING (xmax = 0)
 """
 

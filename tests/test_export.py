@@ -172,3 +172,46 @@ def test_an_exported_csv_reimports_as_generic_csv_without_duplicates(
     assert {(e["source"], e["external_id"]) for e in after} == {
         (e["source"], e["external_id"]) for e in before
     }
+
+
+def test_export_then_import_then_export_gives_the_same_file(client, auth_headers, make_entry):
+    make_entry(
+        date="2026-11-01T09:00:00Z",
+        duration=1.25,
+        description='quoted "text", with commas',
+        billable=True,
+        tags=["backend", "Grüße", "two words"],
+        client="Acme, Inc.",
+        task="Login",
+    )
+    make_entry(date="2026-11-02T09:00:00Z", duration=2, source="toggl", external_id="77")
+    exported = client.get("/api/entries/export?format=csv", headers=auth_headers).get_data()
+
+    imported = client.post(
+        "/api/imports",
+        data={"file": (io.BytesIO(exported), "export.csv")},
+        headers=auth_headers,
+        content_type="multipart/form-data",
+    )
+    again = client.get("/api/entries/export?format=csv", headers=auth_headers).get_data()
+
+    assert imported.status_code == 200, imported.json
+    assert (imported.json["format"], imported.json["unchanged"]) == ("generic_csv", 2)
+    assert again == exported
+    assert read_csv(exported.decode())[0]["tags"] == "Grüße, backend, two words"
+
+
+def test_the_exports_carry_the_labels(client, auth_headers, make_entry):
+    entry = make_entry(billable=True, tags=["b", "a"], client="Acme", task="Login")
+
+    as_json = client.get("/api/entries/export?format=json", headers=auth_headers).json
+    as_csv = client.get("/api/entries/export", headers=auth_headers).get_data(as_text=True)
+
+    assert as_json == [entry]
+    [row] = read_csv(as_csv)
+    assert (row["billable"], row["tags"], row["client"], row["task"]) == (
+        "true",
+        "a, b",
+        "Acme",
+        "Login",
+    )

@@ -18,6 +18,7 @@ from service.importers.base import parse_hours
 FIXTURES = Path(__file__).parent / "fixtures"
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC_ZONE = ZoneInfo("UTC")
+HEADER_TOGGL = "Start date,Start time,Duration,Project,Description,Billable,Tags\n"
 
 
 def parse(data: str | bytes, zone: ZoneInfo = UTC_ZONE, format_name: str | None = None):
@@ -278,3 +279,85 @@ def test_a_file_read_in_batches_gives_the_entries_of_reading_it_whole():
     assert [len(batch) for batch in read] == [1, 1]
     assert [entry for batch in read for entry in batch] == whole.entries
     assert (result.rows, result.skipped) == (whole.rows, whole.skipped)
+
+
+def labels(result) -> list[tuple[bool, list[str], str | None, str | None]]:
+    return [(e["billable"], e["tags"], e["client"], e["task"]) for e in result.entries]
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        (
+            "toggl_detailed_report.reconstructed.csv",
+            [
+                (True, [], "Big Company", "Task 1"),
+                (False, ["Maintenance"], "Customer Name", None),
+            ],
+        ),
+        (
+            "toggl_time_entries_export_variant.reconstructed.csv",
+            [(False, ["Maintenance"], "Customer Name", None)],
+        ),
+        (
+            "clockify_detailed_report.reconstructed.csv",
+            [(True, [], "Big Company", "Task 1")],
+        ),
+        (
+            "clockify_detailed_report_variant.reconstructed.csv",
+            [(True, [], "Client A", "Task 1")],
+        ),
+        (
+            "harvest_time_entries_export.reconstructed.csv",
+            [(True, [], "Big Company", "Task 1")],
+        ),
+        (
+            "generic_time_entries_upload.reconstructed.csv",
+            [(True, ["Backend", "Development"], "Big Company", "Task 1")],
+        ),
+    ],
+)
+def test_each_sample_export_keeps_billable_tags_client_and_task(sample, expected):
+    result = parse((FIXTURES / sample).read_bytes(), zone=BERLIN)
+
+    assert labels(result) == expected
+
+
+def test_a_tags_cell_is_a_set_and_billable_reads_yes_no_true_false_in_any_case():
+    rows = [
+        '2026-11-02T09:00:00Z,1,YES,"ops, backend,ops,, "',
+        "2026-11-02T10:00:00Z,1,false,",
+        "2026-11-02T11:00:00Z,1,,backend",
+    ]
+
+    result = parse("start,duration,billable,tags\n" + "\n".join(rows) + "\n")
+
+    assert [(e["billable"], e["tags"]) for e in result.entries] == [
+        (True, ["backend", "ops"]),
+        (False, []),
+        (False, ["backend"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "reason"),
+    [
+        ("maybe,", "Billable", "'maybe' is not Yes or No"),
+        ("Yes," + "x" * 51, "Tags", "has a tag longer than 50 characters"),
+        ('Yes,"' + ",".join(f"t{n}" for n in range(21)) + '"', "Tags", "has more than 20 tags"),
+    ],
+)
+def test_bad_billable_or_tags_cells_are_reported_under_their_column(cells, column, reason):
+    result = parse(f"Start,Duration,Billable,Tags\n2026-11-02T09:00:00Z,1,{cells}\n")
+
+    assert [(e.line, e.column, e.reason) for e in result.errors] == [(2, column, reason)]
+    assert result.entries == []
+
+
+def test_the_labels_are_no_part_of_a_rows_key():
+    """A file uploaded before entries kept labels re-imports onto the same entries."""
+    plain = parse(HEADER_TOGGL + "2026-11-02,09:00:00,1:00:00,Apollo,Work,,\n")
+    labelled = parse(HEADER_TOGGL + "2026-11-02,09:00:00,1:00:00,Apollo,Work,Yes,ops\n")
+
+    assert [e["external_id"] for e in plain.entries] == [e["external_id"] for e in labelled.entries]
+    assert labels(labelled) == [(True, ["ops"], None, None)]

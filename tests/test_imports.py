@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from service.db import db
+from service.models import TimeEntry
 from service.upserts import BATCH_ROWS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -97,6 +99,28 @@ def test_a_toggl_export_imported_twice_creates_its_entries_once(upload, totals, 
     assert totals(people["peter"]) == {("Project for Big Company", "2024-03-04"): 1.0003}
     assert totals(people["andy"]) == {("Project Name", "2024-08-21"): 0.3069}
     assert totals() == {}
+
+
+def test_reimporting_an_upload_from_before_labels_fills_them_in_place(
+    app, upload, client, auth_headers, people
+):
+    upload(TOGGL, timezone="Europe/Berlin")
+    with app.app_context(), db.connection_context():
+        # As the upload left them before migration 010 gave entries labels.
+        TimeEntry.update(billable=False, tags=[], client=None, task=None).execute()
+
+    again = upload(TOGGL, timezone="Europe/Berlin")
+
+    assert (again.json["created"], again.json["updated"], again.json["unchanged"]) == (0, 2, 0)
+    query = {"all": "true", "billable": "true"}
+    [entry] = client.get("/api/entries", query_string=query, headers=auth_headers).json["items"]
+    assert (entry["user_id"], entry["client"], entry["task"]) == (
+        people["peter"]["id"],
+        "Big Company",
+        "Task 1",
+    )
+    tagged = client.get("/api/entries?all=true&tag=Maintenance", headers=auth_headers).json
+    assert [e["user_id"] for e in tagged["items"]] == [people["andy"]["id"]]
 
 
 @pytest.mark.parametrize(

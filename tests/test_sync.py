@@ -25,6 +25,7 @@ TEMPO_FIRST = json.loads((FIXTURES / "tempo_v4_worklogs_page1.reconstructed.json
 TEMPO_LAST = json.loads((FIXTURES / "tempo_v4_worklogs_lastpage.reconstructed.json").read_text())
 ENTRIES = "/toggl/api/v9/me/time_entries"
 PROJECTS = "/toggl/api/v9/workspaces/1234567/projects"
+TASKS = "/toggl/api/v9/workspaces/1234567/tasks"
 ACCOUNT = "557058:3322bc29-17c6-493f-b4f5-1945319acf06"
 WORKLOGS = f"/tempo/4/worklogs/user/{ACCOUNT}"
 MARCH = {"from": "2024-03-01", "to": "2024-03-10"}
@@ -60,10 +61,13 @@ def app(make_app, database_url, server):
 
 @pytest.fixture
 def toggl(client, auth_headers, server):
-    """Store Toggl credentials and serve the workspace's projects, the owner, no workspaces."""
+    """Store Toggl credentials and serve the workspace's projects and tasks, the owner, no
+    workspaces."""
     body = {"api_token": "toggl-secret"}
     assert client.put("/api/integrations/toggl", json=body, headers=auth_headers).status_code == 200
     server.expect_request(PROJECTS).respond_with_json([{"id": 201234567, "name": "Apollo"}])
+    tasks = {"data": [{"id": 99001, "name": "Review"}], "page": 1, "total_count": 1}
+    server.expect_request(TASKS).respond_with_json(tasks)
     server.expect_request("/toggl/api/v9/me").respond_with_json({"id": 7654321})
     server.expect_request("/toggl/api/v9/me/workspaces").respond_with_json([])
     return server

@@ -12,6 +12,7 @@ import requests
 
 from service.db import db
 from service.models import Integration
+from service.sync.pull import tag_set
 from tests.vendor_fakes import FakeTempo
 from tests.vendor_fakes import FakeToggl
 
@@ -156,6 +157,55 @@ def test_a_toggl_workspace_id_reads_only_that_workspaces_report(
     assert toggl.requests("/me/workspaces") == []
 
 
+def labels_of(client, headers, query: str) -> dict[str, tuple]:
+    """Return the caller's entries QUERY keeps as {external_id: (project, client, task,
+    tags, billable)}."""
+    items = client.get(f"/api/entries?limit=500&{query}", headers=headers).json["items"]
+    return {
+        i["external_id"]: (i["project"], i["client"], i["task"], i["tags"], i["billable"])
+        for i in items
+    }
+
+
+def test_toggl_entries_keep_their_labels_from_either_api(synced, client, auth_headers, toggl):
+    toggl.project_clients, toggl.clients = {201: 31}, {31: "Acme"}
+    toggl.tasks, toggl.tags = {41: "Login"}, {51: "backend", 52: "urgent"}
+    labelled = {"project_id": 201, "task_id": 41, "tag_ids": [52, 51], "billable": True}
+    for entry_id, days in ((500, 300), (501, 5)):
+        toggl.add(id=entry_id, workspace_id=TEAM, start=ago(days), seconds=900, **labelled)
+
+    job = synced("toggl")
+
+    assert job["state"] == "succeeded", job
+    assert labels_of(client, auth_headers, "source=toggl&billable=true") == {
+        "500": ("Apollo", "Acme", "Login", ["backend", "urgent"], True),
+        "501": ("Apollo", "Acme", "Login", ["backend", "urgent"], True),
+    }
+    assert labels_of(client, auth_headers, "source=toggl&billable=false")["7"][1:] == (
+        None,
+        None,
+        [],
+        False,
+    )
+    # The report's rows name ids: each of the workspace's lists is read once for the run.
+    for kind in ("projects", "clients", "tasks", "tags"):
+        assert len(toggl.requests(f"/workspaces/{TEAM}/{kind}")) == 1, kind
+
+
+def test_a_toggl_entry_changed_only_in_its_tags_is_updated(synced, client, auth_headers, toggl):
+    toggl.tags = {51: "backend", 52: "urgent"}
+    entry = toggl.add(id=600, workspace_id=TEAM, start=ago(3), seconds=900, tag_ids=[51])
+    synced("toggl")
+    entry.tag_ids, entry.at = [51, 52], datetime.now(UTC)
+
+    job = synced("toggl")
+
+    assert (job["counts"]["updated"], job["counts"]["created"]) == (1, 0)
+    assert labels_of(client, auth_headers, "tag=urgent") == {
+        "600": (None, None, None, ["backend", "urgent"], False)
+    }
+
+
 def test_a_refused_toggl_token_fails_the_run_and_stores_nothing(
     synced, client, auth_headers, toggl, listed
 ):
@@ -236,6 +286,52 @@ def test_the_tempo_owner_comes_from_jira_when_jira_is_stored(
     assert len(tempo.requests("/rest/api/3/myself")) == 1
 
 
+def test_tempo_worklogs_keep_billable_and_the_jira_issue_as_task(
+    synced, client, auth_headers, server, tempo
+):
+    tempo.summaries = {10991: "Fix the login"}
+    unbilled = tempo.add(datetime.now(UTC).date(), 900, issue_id=10992, billableSeconds=0)
+    body = {
+        "api_token": "tempo-secret",
+        "jira_site": server.url_for("/jira"),
+        "jira_email": "me@example.com",
+        "jira_token": "jira-secret",
+    }
+    client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+
+    job = synced("tempo")
+
+    stored = labels_of(client, auth_headers, "source=tempo")
+    assert job["state"] == "succeeded", job
+    assert stored[str(unbilled["tempoWorklogId"])] == (
+        "APP-2",
+        None,
+        "APP-2 Work on APP-2",
+        [],
+        False,
+    )
+    billed = {
+        (project, task, tuple(tags), billable)
+        for key, (project, _client, task, tags, billable) in stored.items()
+        if key != str(unbilled["tempoWorklogId"])
+    }
+    assert billed == {
+        ("APP-1", "APP-1 Fix the login", (), True),
+        ("APP-2", "APP-2 Work on APP-2", (), True),
+    }
+    assert len(tempo.requests("/rest/api/3/issue/")) == 2
+
+
+def test_without_jira_a_tempo_worklogs_task_is_its_issue_id(synced, client, auth_headers, tempo):
+    body = {"api_token": "tempo-secret", "account_id": ME}
+    client.put("/api/integrations/tempo", json=body, headers=auth_headers)
+
+    synced("tempo")
+
+    tasks = {v[2] for v in labels_of(client, auth_headers, "source=tempo").values()}
+    assert tasks == {"issue-10991", "issue-10992"}
+
+
 def test_a_later_tempo_sync_reconciles_through_the_owners_worklogs(
     synced, client, auth_headers, tempo, listed
 ):
@@ -292,3 +388,17 @@ def test_a_tempo_integration_stored_without_an_owner_fails_and_says_what_to_do(
     assert "store the integration again with account_id" in job["error"]
     assert tempo.requests("/4/worklogs") == []
     assert listed("tempo") == {}
+
+
+@pytest.mark.parametrize(
+    ("tags", "kept"),
+    [
+        (None, []),
+        (["b", "a", "b"], ["a", "b"]),
+        (["x, y", " z "], ["x", "y", "z"]),
+        (["a\x00" + "l" * 60], ["a" + "l" * 49]),
+        ([f"t{n:02}" for n in range(25)], [f"t{n:02}" for n in range(20)]),
+    ],
+)
+def test_a_sources_tags_are_kept_as_the_service_keeps_tags(tags, kept):
+    assert tag_set(tags) == kept

@@ -1,9 +1,10 @@
 """Fakes of the vendors' APIs as they behave, not as our client wishes: real HTTP on 127.0.0.1.
 
-Toggl Track: API v9 (`me`, `me/workspaces`, `me/time_entries` with its three-month floor, a
-workspace's projects) and the Reports API v3 detailed search (workspace-wide, paged by
-`X-Next-ID` / `X-Next-Row-Number`). Tempo Cloud v4 (`/4/worklogs`, which shows everything the
-token may see, and `/4/worklogs/user/{accountId}`, one author's) and Jira's `myself`.
+Toggl Track: API v9 (`me`, `me/workspaces`, `me/time_entries` with its three-month floor and
+its `meta=true` names, a workspace's projects, clients, tags and paged tasks) and the Reports
+API v3 detailed search (workspace-wide, ids rather than names, paged by `X-Next-ID` /
+`X-Next-Row-Number`). Tempo Cloud v4 (`/4/worklogs`, which shows everything the token may
+see, and `/4/worklogs/user/{accountId}`, one author's) and Jira's `myself` and issues.
 """
 
 from __future__ import annotations
@@ -82,9 +83,12 @@ class TogglEntry:
     running: bool = False
     deleted_at: datetime | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    billable: bool = False
+    task_id: int | None = None
+    tag_ids: list[int] = field(default_factory=list)
 
-    def v9(self, projects: dict[int, str], meta: bool) -> dict[str, Any]:
-        """Return the entry as API v9 shows it."""
+    def v9(self, toggl: FakeToggl, meta: bool) -> dict[str, Any]:
+        """Return the entry as API v9 shows it (with `meta`, the names of what it links)."""
         stop = None if self.running else self.start + timedelta(seconds=self.seconds)
         body = {
             "id": self.id,
@@ -100,9 +104,18 @@ class TogglEntry:
             "duration": -int(self.start.timestamp()) if self.running else self.seconds,
             "at": self.at.isoformat(),
             "server_deleted_at": self.deleted_at and self.deleted_at.isoformat(),
+            "billable": self.billable,
+            "task_id": self.task_id,
+            "tid": self.task_id,
+            "tag_ids": self.tag_ids,
+            "tags": [toggl.tags[tag_id] for tag_id in self.tag_ids],
         }
-        if meta and self.project_id:
-            body["project_name"] = projects.get(self.project_id)
+        if meta:
+            client_id = toggl.project_clients.get(self.project_id)
+            body["client_name"] = toggl.clients.get(client_id)
+            body["task_name"] = toggl.tasks.get(self.task_id)
+            if self.project_id:
+                body["project_name"] = toggl.projects.get(self.project_id)
         return body
 
     def reported(self) -> dict[str, Any]:
@@ -129,6 +142,11 @@ class FakeToggl:
     page_size_cap: int = REPORT_PAGE_SIZE
     projects: dict[int, str] = field(default_factory=dict)
     entries: list[TogglEntry] = field(default_factory=list)
+    # A project's client, and the workspace's clients, tasks and tags, by id.
+    project_clients: dict[int, int] = field(default_factory=dict)
+    clients: dict[int, str] = field(default_factory=dict)
+    tasks: dict[int, str] = field(default_factory=dict)
+    tags: dict[int, str] = field(default_factory=dict)
 
     def install(self) -> FakeToggl:
         """Serve the API on SERVER under PREFIX."""
@@ -138,6 +156,9 @@ class FakeToggl:
             (rf"^{p}/api/v9/me/workspaces$", "GET", self.my_workspaces),
             (rf"^{p}/api/v9/me/time_entries$", "GET", self.time_entries),
             (rf"^{p}/api/v9/workspaces/(\d+)/projects$", "GET", self.workspace_projects),
+            (rf"^{p}/api/v9/workspaces/(\d+)/clients$", "GET", self.workspace_clients),
+            (rf"^{p}/api/v9/workspaces/(\d+)/tags$", "GET", self.workspace_tags),
+            (rf"^{p}/api/v9/workspaces/(\d+)/tasks$", "GET", self.workspace_tasks),
             (rf"^{p}/reports/api/v3/workspace/(\d+)/search/time_entries$", "POST", self.search),
         ]
         for pattern, method, handler in routes:
@@ -175,8 +196,35 @@ class FakeToggl:
         return answer([{"id": wid, "name": f"Workspace {wid}"} for wid in self.workspaces])
 
     def workspace_projects(self, request: Request) -> Response:
-        """Answer a workspace's projects."""
-        return answer([{"id": pid, "name": name} for pid, name in self.projects.items()])
+        """Answer a workspace's projects, each naming its client's id."""
+        return answer(
+            [
+                {"id": pid, "name": name, "client_id": self.project_clients.get(pid)}
+                for pid, name in self.projects.items()
+            ]
+        )
+
+    def workspace_clients(self, request: Request) -> Response:
+        """Answer a workspace's clients."""
+        return answer([{"id": cid, "name": name} for cid, name in self.clients.items()])
+
+    def workspace_tags(self, request: Request) -> Response:
+        """Answer a workspace's tags."""
+        return answer([{"id": tid, "name": name} for tid, name in self.tags.items()])
+
+    def workspace_tasks(self, request: Request) -> Response:
+        """Answer a page of a workspace's tasks (`page`, `per_page`, 50 by default)."""
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", 50))
+        tasks = [{"id": tid, "name": name} for tid, name in sorted(self.tasks.items())]
+        return answer(
+            {
+                "data": tasks[(page - 1) * per_page : page * per_page],
+                "page": page,
+                "per_page": per_page,
+                "total_count": len(tasks),
+            }
+        )
 
     def time_entries(self, request: Request) -> Response:
         """Answer `me/time_entries`: since a time, or by start day; at most ~3 months back."""
@@ -198,7 +246,7 @@ class FakeToggl:
             cutoff = datetime.now(UTC) - timedelta(days=9)
             chosen = [e for e in mine if not e.deleted_at and e.start >= cutoff]
         chosen.sort(key=lambda e: e.start, reverse=True)
-        return answer([e.v9(self.projects, meta) for e in chosen[:TOGGL_ENTRIES_CAP]])
+        return answer([e.v9(self, meta) for e in chosen[:TOGGL_ENTRIES_CAP]])
 
     def search(self, request: Request) -> Response:
         """Answer the detailed report: every member's entries the token sees, paged by rows."""
@@ -230,7 +278,8 @@ class FakeToggl:
         """Return report rows: one per entry, or similar entries together when grouped."""
         rows: dict[tuple, dict[str, Any]] = {}
         for entry in chosen:
-            key = (entry.user_id, entry.project_id, entry.description) if grouped else entry.id
+            similar = (entry.project_id, entry.task_id, entry.billable, tuple(entry.tag_ids))
+            key = (entry.user_id, entry.description, *similar) if grouped else entry.id
             row = rows.setdefault(
                 key,
                 {
@@ -238,9 +287,11 @@ class FakeToggl:
                     "username": f"user-{entry.user_id}",
                     "project_id": entry.project_id,
                     "project_name": self.projects.get(entry.project_id),
+                    "task_id": entry.task_id,
                     "description": entry.description,
-                    "billable": False,
-                    "tag_ids": [],
+                    "billable": entry.billable,
+                    "tag_ids": entry.tag_ids,
+                    "hourly_rate_in_cents": None,
                     "time_entries": [],
                 },
             )
@@ -278,6 +329,7 @@ class FakeTempo:
     prefix: str = "/tempo"
     jira_prefix: str = "/jira"
     issues: dict[int, str] = field(default_factory=dict)
+    summaries: dict[int, str] = field(default_factory=dict)
     worklogs: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 5000
 
@@ -297,7 +349,8 @@ class FakeTempo:
         return self
 
     def add(self, day: date, seconds: int, author: str | None = None, **fields: Any) -> dict:
-        """Store one worklog (of the owner unless AUTHOR says otherwise); return it."""
+        """Store one worklog (of the owner unless AUTHOR says otherwise), all of it billable
+        unless `billableSeconds` says otherwise; return it."""
         self.next_id += 1
         author = author or self.account_id
         worklog = {
@@ -381,8 +434,18 @@ class FakeTempo:
         return answer({"accountId": self.account_id, "emailAddress": self.jira_email})
 
     def issue(self, request: Request) -> Response:
-        """Answer one Jira issue's key."""
+        """Answer one Jira issue: its key and the fields asked for (`summary`)."""
         issue_id = int(request.path.rsplit("/", 1)[-1])
         if issue_id not in self.issues:
             return answer({"errorMessages": ["Issue does not exist"]}, 404)
-        return answer({"id": str(issue_id), "key": self.issues[issue_id]})
+        key = self.issues[issue_id]
+        asked = request.args.get("fields", "").split(",")
+        fields = {"summary": self.summaries.get(issue_id, f"Work on {key}")}
+        return answer(
+            {
+                "id": str(issue_id),
+                "key": key,
+                "self": self.server.url_for(request.path),
+                "fields": {name: fields[name] for name in asked if name in fields},
+            }
+        )

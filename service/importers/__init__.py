@@ -179,6 +179,10 @@ def to_entry(
         "duration": seconds / 3600,
         "project": span.project or None,
         "description": span.description or None,
+        "billable": span.billable,
+        "tags": list(span.tags),
+        "client": span.client,
+        "task": span.task,
     }
 
 
@@ -186,6 +190,9 @@ def check_lengths(span: Span) -> None:
     """Refuse values longer than the columns that store them."""
     if span.project and len(span.project) > MAX_PROJECT:
         raise RowInvalid("project", f"is longer than {MAX_PROJECT} characters")
+    for name in ("client", "task"):
+        if len(getattr(span, name) or "") > MAX_PROJECT:
+            raise RowInvalid(name, f"is longer than {MAX_PROJECT} characters")
     if span.description and len(span.description) > MAX_DESCRIPTION:
         raise RowInvalid("description", f"is longer than {MAX_DESCRIPTION} characters")
     if span.external_id and len(span.external_id) > MAX_EXTERNAL_ID:

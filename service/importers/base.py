@@ -21,12 +21,26 @@ from service.errors import APIError
 from service.models import EARLIEST
 from service.models import LATEST
 from service.models import MAX_SECONDS
+from service.models import MAX_TAG
+from service.models import MAX_TAGS
 
 DELIMITERS = ",;\t"
 CLOCK = re.compile(r"(\d+):([0-5]\d)(?::([0-5]\d))?")
 HMS = re.compile(r"(\d+):([0-5]\d):([0-5]\d)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?|[.,]\d+")
 UNIT = re.compile(r"^(?P<amount>.*?)\s*(?P<unit>min|h)?$")
+# How exports write billable: Toggl, Clockify and Harvest Yes/No, ours true/false.
+BILLABLE = {
+    "yes": True,
+    "true": True,
+    "1": True,
+    "no": False,
+    "false": False,
+    "0": False,
+    "": False,
+}
+# The columns of an entry's labels; a format maps its own header names onto them.
+LABEL_COLUMNS = ("billable", "tags", "client", "task")
 
 
 class RowInvalid(ValueError):
@@ -63,6 +77,10 @@ class Span(NamedTuple):
     duration_column: str | None = None
     source: str | None = None
     email: str = ""
+    billable: bool = False
+    tags: tuple[str, ...] = ()
+    client: str | None = None
+    task: str | None = None
 
 
 @dataclass
@@ -259,6 +277,35 @@ def entry_key(source: str, span: Span, seconds: int) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
+def parse_billable(text: str, column: str) -> bool:
+    """Read a billable cell: Yes/No, true/false, 1/0 in any case; empty is not billable."""
+    try:
+        return BILLABLE[text.lower()]
+    except KeyError:
+        raise RowInvalid(column, f"{text!r} is not Yes or No") from None
+
+
+def parse_tags(text: str, column: str) -> tuple[str, ...]:
+    """Read a tags cell, its tags separated by commas, as a canonical set (sorted)."""
+    tags = sorted({tag.strip() for tag in text.split(",") if tag.strip()})
+    if len(tags) > MAX_TAGS:
+        raise RowInvalid(column, f"has more than {MAX_TAGS} tags")
+    if any(len(tag) > MAX_TAG for tag in tags):
+        raise RowInvalid(column, f"has a tag longer than {MAX_TAG} characters")
+    return tuple(tags)
+
+
+def labels(row: Mapping[str, str], names: Mapping[str, str]) -> dict[str, object]:
+    """Return the row's LABEL_COLUMNS as Span fields: billable, tags, client and task
+    (a format without one of them, such as Harvest's without tags, leaves its default)."""
+    return {
+        "billable": parse_billable(row["billable"], names["billable"]),
+        "tags": parse_tags(row.get("tags", ""), names.get("tags", "tags")),
+        "client": row["client"] or None,
+        "task": row["task"] or None,
+    }
+
+
 # The columns Toggl's and Clockify's exports share; each adds its own "duration".
 TIMED_COLUMNS: dict[str, tuple[str, ...]] = {
     "start date": ("start date",),
@@ -269,29 +316,32 @@ TIMED_COLUMNS: dict[str, tuple[str, ...]] = {
     "description": ("description",),
     "identity": ("email", "user"),
     "email": ("email",),
+    "billable": ("billable",),
+    "tags": ("tags",),
+    "client": ("client",),
+    # Clockify's variant export calls the task "Activity".
+    "task": ("task", "activity"),
 }
 
 
 def timed_span(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) -> Span:
     """Read start date/time and the duration (or, without one, the end) of a row of
-    TIMED_COLUMNS and a "duration", with project, description and identity."""
+    TIMED_COLUMNS and a "duration", with project, description, identity and labels."""
     start_date = require(row, names, "start date")
     start_time = require(row, names, "start time")
     start = parse_moment(f"{start_date} {start_time}", zone, names["start date"])
-    # Positional: the fields after `seconds`, in Span's order (no external id, no source).
-    content = (
-        row["project"],
-        row["description"],
-        row["identity"],
-        None,
-        names["duration"],
-        None,
-        row["email"],
-    )
+    content = {
+        "project": row["project"],
+        "description": row["description"],
+        "identity": row["identity"],
+        "duration_column": names["duration"],
+        "email": row["email"],
+        **labels(row, names),
+    }
     if row["duration"]:
-        return Span(start, parse_hours(row["duration"], names["duration"]), *content)
+        return Span(start, parse_hours(row["duration"], names["duration"]), **content)
     if not row["end time"]:
-        return Span(start, None, *content)
+        return Span(start, None, **content)
     end_date = row["end date"] or start_date
     end = parse_moment(f"{end_date} {row['end time']}", zone, names["end time"])
-    return Span(start, elapsed(start, end), *content)
+    return Span(start, elapsed(start, end), **content)

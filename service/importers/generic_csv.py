@@ -1,15 +1,18 @@
 """Our own plain CSV: ISO-8601 `start`, then `end` or `duration`; optional `external_id`,
 `source` and `user_email` (so the service's own CSV export re-imports onto the entries, and
-the people, it came from)."""
+the people, it came from), and the labels the export writes: `billable`, `tags`, `client`,
+`task`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+from service.importers.base import LABEL_COLUMNS
 from service.importers.base import CsvFormat
 from service.importers.base import RowInvalid
 from service.importers.base import Span
+from service.importers.base import labels
 from service.importers.base import parse_hours
 from service.importers.base import parse_moment
 from service.importers.base import require
@@ -24,6 +27,7 @@ COLUMNS = {
     "email": ("user_email",),
     "external_id": ("external_id",),
     "source": ("source",),
+    **{name: (name,) for name in LABEL_COLUMNS},
 }
 
 
@@ -50,6 +54,7 @@ def parse_row(row: dict[str, str], names: Mapping[str, str], zone: ZoneInfo) -> 
         duration_column=duration_column,
         source=row["source"] or None,
         email=row["email"],
+        **labels(row, names),
     )
 
 

@@ -26,6 +26,8 @@ from service.models import MAX_EXTERNAL_ID
 from service.models import MAX_HOURS
 from service.models import MAX_NAME
 from service.models import MAX_PROJECT
+from service.models import MAX_TAG
+from service.models import MAX_TAGS
 from service.models import ROLES
 from service.models import SOURCE_PATTERN
 from service.security import BCRYPT_MAX_BYTES
@@ -40,6 +42,23 @@ ExternalId = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_EXTERNAL_ID, pattern=NO_NUL)
 ]
 Project = Annotated[str, StringConstraints(max_length=MAX_PROJECT, pattern=NO_NUL)]
+# A client's or a task's name, bounded as a project's.
+Label = Project
+# A tag: trimmed, not blank, no comma (a CSV cell joins an entry's tags with ", ").
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=MAX_TAG, pattern=r"^[^,\x00]*$"
+    ),
+]
+
+
+def canonical_tags(tags: list[str]) -> list[str]:
+    """Return TAGS as the set they are: without repeats, in code-point order."""
+    return sorted(set(tags))
+
+
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(canonical_tags)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION, pattern=NO_NUL)]
 Hours = Annotated[float, Field(gt=0, le=MAX_HOURS, allow_inf_nan=False)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]

@@ -21,11 +21,13 @@ from pydantic import field_validator
 from pydantic import model_validator
 from werkzeug.datastructures import MultiDict
 
+from service.models import MAX_TAGS
 from service.models import MEMBER
 from service.permissions import PERSON_SCOPES
 from service.schemas.fields import Description
 from service.schemas.fields import ExternalId
 from service.schemas.fields import Hours
+from service.schemas.fields import Label
 from service.schemas.fields import Name
 from service.schemas.fields import NewPassword
 from service.schemas.fields import Password
@@ -33,6 +35,8 @@ from service.schemas.fields import Project
 from service.schemas.fields import Role
 from service.schemas.fields import Source
 from service.schemas.fields import Strict
+from service.schemas.fields import Tag
+from service.schemas.fields import Tags
 from service.schemas.fields import Timestamp
 from service.schemas.fields import TimeZone
 
@@ -42,6 +46,8 @@ MAX_PAGE_SIZE = 500
 MAX_QUERY_USERS = 100
 # The query parameters that say whose entries a read covers.
 WHOSE = ("user_id", "user", "team", "all")
+# The query parameters that may repeat.
+REPEATABLE = ("user", "tag")
 GROUPS = ("day", "week", "month", "project", "source", "user", "team")
 GROUP_BY_CHOICES = GROUPS + tuple(f"{a},{b}" for a in GROUPS for b in GROUPS if a != b)
 GroupBy = Literal[GROUP_BY_CHOICES]  # type: ignore[valid-type]
@@ -99,15 +105,24 @@ class EntryIn(Strict):
     description: Description | None = None
     source: Source = "manual"
     external_id: ExternalId | None = None
+    billable: bool = False
+    tags: Tags = Field(default=[], description="A set: trimmed, repeats dropped, sorted.")
+    client: Label | None = None
+    task: Label | None = None
 
 
 class EntryPatch(Strict):
-    """Changes to a time entry: only the fields sent change; date and duration refuse null."""
+    """Changes to a time entry: only the fields sent change; date, duration, billable and
+    tags refuse null."""
 
     date: Timestamp | MISSING = MISSING
     duration: Hours | MISSING = MISSING
     project: Project | None = None
     description: Description | None = None
+    billable: bool | MISSING = MISSING
+    tags: Tags | MISSING = MISSING
+    client: Label | None = None
+    task: Label | None = None
 
 
 class BulkEntry(EntryIn):
@@ -135,6 +150,12 @@ class EntryFilters(Strict):
     to: Timestamp | None = None
     source: Source | None = None
     project: Project | None = None
+    billable: bool | None = None
+    tag: Annotated[list[Tag], Field(min_length=1, max_length=MAX_TAGS)] | None = Field(
+        default=None, description="Entries with every one of these tags (repeat the parameter)."
+    )
+    client: Label | None = None
+    task: Label | None = None
     user_id: uuid.UUID | None = Field(
         default=None, description="The acting user, for service tokens with entries:any-user."
     )
@@ -149,10 +170,12 @@ class EntryFilters(Strict):
 
     @classmethod
     def from_query(cls, args: MultiDict[str, str]) -> Self:
-        """Validate a query string: repeated `user` keys as a list, any other key's first value."""
+        """Validate a query string: repeated `user` and `tag` keys as lists, any other key's
+        first value."""
         data: dict[str, object] = dict(args.items())
-        if "user" in args:
-            data["user"] = args.getlist("user")
+        for repeatable in REPEATABLE:
+            if repeatable in args:
+                data[repeatable] = args.getlist(repeatable)
         return cls.model_validate(data)
 
     @model_validator(mode="after")

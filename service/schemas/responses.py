@@ -131,6 +131,10 @@ class Entry(Answer):
     updated_by: uuid.UUID | None = Field(
         description="The user or service client that created or last changed it."
     )
+    billable: bool
+    tags: list[str] = Field(description="A set of tags, sorted, without repeats.")
+    client: str | None
+    task: str | None
 
     @computed_field(description="True while the entry is a running timer (no duration yet).")
     @property

@@ -10,7 +10,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from typing import Any
 
+from service.models import MAX_PROJECT
 from service.models import MAX_SECONDS
+from service.models import MAX_TAG
+from service.models import MAX_TAGS
 from service.sync.http import Fetcher
 
 if TYPE_CHECKING:
@@ -26,6 +29,27 @@ def storable(text: str | None) -> str | None:
     if not text:
         return None
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8") or None
+
+
+def label(text: str | None) -> str | None:
+    """Return a source's client or task name as stored: storable, cut to MAX_PROJECT."""
+    kept = storable(text)
+    return kept and kept[:MAX_PROJECT].rstrip()
+
+
+def tag_set(tags: list[str] | None) -> list[str]:
+    """Return a source's tags as the service keeps them: split at commas, trimmed, cut to
+    MAX_TAG characters, without repeats, sorted; the first MAX_TAGS of them.
+
+    A comma splits a tag as the CSV importers split Toggl's and Clockify's tags cells, so a
+    sync and an upload of the same entries keep the same tags.
+    """
+    names = {
+        part.strip()[:MAX_TAG].strip()
+        for tag in tags or []
+        for part in (storable(tag) or "").split(",")
+    }
+    return sorted(names - {""})[:MAX_TAGS]
 
 
 @dataclass(frozen=True)
@@ -120,6 +144,10 @@ class Pulled:
             "duration": seconds / 3600,
             "project": storable(content.get("project")),
             "description": storable(content.get("description")),
+            "billable": bool(content.get("billable")),
+            "tags": tag_set(content.get("tags")),
+            "client": label(content.get("client")),
+            "task": label(content.get("task")),
         }
 
     def skip(self, external_id: str) -> None:

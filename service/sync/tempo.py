@@ -57,26 +57,39 @@ def owner(credentials: Credentials, fetcher: Fetcher | None) -> str:
 
 
 class Issues:
-    """Readable names of Jira issues: their keys when a Jira is configured, else `issue-<id>`."""
+    """Jira issues by id, asked once per run: the key names the project, the key and the
+    summary the task ("PRJ-7 Fix the login"); without a Jira both are `issue-<id>`."""
 
     def __init__(self, site: str | None, fetcher: Fetcher | None) -> None:
         self._site = site
-        self._keys: dict[str, str] = {}
+        self._known: dict[str, tuple[str, str]] = {}
         self._fetcher = fetcher
 
-    def name(self, issue_id: str) -> str:
-        """Return the issue's key (asked once per run), or `issue-<id>` when unknown."""
+    def _read(self, issue_id: str) -> tuple[str, str]:
+        """Return the issue's (key, task), asked of Jira once; `issue-<id>` when unknown."""
+        unknown = f"issue-{issue_id}"
         if self._fetcher is None:
-            return f"issue-{issue_id}"
-        if issue_id not in self._keys:
+            return unknown, unknown
+        if issue_id not in self._known:
             url = f"{self._site}/rest/api/3/issue/{issue_id}"
             try:
-                self._keys[issue_id] = self._fetcher.get_json(url, {"fields": "summary"})["key"]
+                issue = self._fetcher.get_json(url, {"fields": "summary"})
             except SourceError as exc:
                 if exc.status != 404:
                     raise
-                self._keys[issue_id] = f"issue-{issue_id}"
-        return self._keys[issue_id]
+                issue = {"key": unknown}
+            summary = (issue.get("fields") or {}).get("summary")
+            task = f"{issue['key']} {summary}" if summary else issue["key"]
+            self._known[issue_id] = (issue["key"], task)
+        return self._known[issue_id]
+
+    def name(self, issue_id: str) -> str:
+        """Return the issue's key, or `issue-<id>` when unknown."""
+        return self._read(issue_id)[0]
+
+    def task(self, issue_id: str) -> str:
+        """Return the issue's key and summary, or what name() says when there is none."""
+        return self._read(issue_id)[1]
 
 
 def worklogs(
@@ -136,6 +149,7 @@ def keep(pulled: Pulled, worklog: dict[str, Any], zone: ZoneInfo, issues: Issues
         day = date.fromisoformat(worklog["startDate"])
         clock = time.fromisoformat(worklog.get("startTime") or "00:00:00")
         seconds = worklog["timeSpentSeconds"]
+        billable = (worklog.get("billableSeconds") or 0) > 0
         issue_id = str(worklog["issue"]["id"])
     except (KeyError, TypeError, ValueError):
         raise SourceError("Tempo sent a worklog this service cannot read.") from None
@@ -146,6 +160,8 @@ def keep(pulled: Pulled, worklog: dict[str, Any], zone: ZoneInfo, issues: Issues
         start,
         seconds,
         project=issues.name(issue_id),
+        task=issues.task(issue_id),
+        billable=billable,
         description=worklog.get("description"),
     )
     return external_id

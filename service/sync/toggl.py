@@ -24,31 +24,69 @@ SOURCE = "toggl"
 RECENT_DAYS = 80
 # The Reports API's default page size, accepted by every plan.
 REPORT_PAGE_SIZE = 50
+# A workspace's tasks come in pages; this many a page.
+TASKS_PER_PAGE = 200
 
 
-class Projects:
-    """Project names by id, asked of each workspace at most once per run."""
+class Names:
+    """The names of a workspace's projects, clients, tasks and tags by id.
+
+    Entries from `me/time_entries?meta=true` carry their names; report rows carry ids.
+    A workspace's list of each kind is asked for at most once per run, and only when an
+    entry lacks a name it needs.
+    """
 
     def __init__(self, fetcher: Fetcher, base_url: str) -> None:
         self._fetcher = fetcher
         self._base_url = base_url
-        self._names: dict[int, str] = {}
-        self._workspaces: set[int] = set()
+        self._lists: dict[tuple[Any, str], dict[int, dict[str, Any]]] = {}
 
-    def name(self, entry: dict[str, Any]) -> str | None:
-        """Return the entry's project name (from meta, else from its workspace's projects)."""
-        project_id = entry.get("project_id") or entry.get("pid")
-        if not project_id:
+    def _by_id(self, workspace_id: Any, kind: str) -> dict[int, dict[str, Any]]:
+        """Return the workspace's KIND (projects, clients, tasks, tags) by id, read once."""
+        if (workspace_id, kind) not in self._lists:
+            url = f"{self._base_url}/api/v9/workspaces/{workspace_id}/{kind}"
+            items = self._pages(url) if kind == "tasks" else self._fetcher.get_json(url) or []
+            self._lists[workspace_id, kind] = {item["id"]: item for item in items}
+        return self._lists[workspace_id, kind]
+
+    def _pages(self, url: str) -> Iterator[dict[str, Any]]:
+        """Yield every item of a paged list (`data`, `page`, `per_page`, `total_count`)."""
+        page, seen = 1, 0
+        while True:
+            answer = self._fetcher.get_json(url, {"page": page, "per_page": TASKS_PER_PAGE})
+            items = answer.get("data") or []
+            yield from items
+            seen += len(items)
+            if not items or seen >= answer.get("total_count", 0):
+                return
+            page += 1
+
+    def _name(self, workspace_id: Any, kind: str, item_id: int | None) -> str | None:
+        """Return the name of the workspace's KIND ITEM_ID, `<kind>-<id>` when unknown."""
+        if not item_id:
             return None
-        if entry.get("project_name"):
-            return entry["project_name"]
-        workspace_id = entry.get("workspace_id") or entry.get("wid")
-        if project_id not in self._names and workspace_id not in self._workspaces:
-            self._workspaces.add(workspace_id)
-            url = f"{self._base_url}/api/v9/workspaces/{workspace_id}/projects"
-            for project in self._fetcher.get_json(url) or []:
-                self._names[project["id"]] = project["name"]
-        return self._names.get(project_id, f"project-{project_id}")
+        item = self._by_id(workspace_id, kind).get(item_id)
+        return item["name"] if item else f"{kind[:-1]}-{item_id}"
+
+    def labels(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Return the entry's project, client, task and tags by name: the names it carries
+        (meta), else those of the ids it carries."""
+        workspace = entry.get("workspace_id") or entry.get("wid")
+        project_id = entry.get("project_id") or entry.get("pid")
+        project = entry.get("project_name") or self._name(workspace, "projects", project_id)
+        if "client_name" in entry:
+            client = entry["client_name"]
+        else:
+            found = self._by_id(workspace, "projects").get(project_id) if project_id else None
+            client = self._name(workspace, "clients", (found or {}).get("client_id"))
+        task = entry.get("task_name")
+        if "task_name" not in entry:
+            task = self._name(workspace, "tasks", entry.get("task_id") or entry.get("tid"))
+        tags = entry.get("tags")
+        if tags is None:
+            known = self._by_id(workspace, "tags") if entry.get("tag_ids") else {}
+            tags = [known[tag]["name"] for tag in entry.get("tag_ids") or [] if tag in known]
+        return {"project": project, "client": client, "task": task, "tags": tags}
 
 
 def windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
@@ -67,10 +105,10 @@ def pull(credentials: Credentials, settings: SyncSettings, run: Run) -> Pulled:
     session.auth = (credentials.token, "api_token")
     fetcher = settings.fetcher("Toggl", session)
     pulled = Pulled(cursor=str(int(run.now.timestamp())))
-    projects = Projects(fetcher, settings.toggl_url)
+    names = Names(fetcher, settings.toggl_url)
     try:
         for entry in entries(fetcher, credentials, settings, run):
-            keep(pulled, entry, credentials.workspace_id, projects)
+            keep(pulled, entry, credentials.workspace_id, names)
     except (KeyError, TypeError, ValueError):
         raise SourceError("Toggl sent a time entry this service cannot read.") from None
     return pulled
@@ -152,6 +190,9 @@ def as_entries(row: dict[str, Any], workspace_id: int) -> Iterator[dict[str, Any
             "workspace_id": workspace_id,
             "project_id": row.get("project_id"),
             "project_name": row.get("project_name"),
+            "task_id": row.get("task_id"),
+            "billable": row.get("billable"),
+            "tag_ids": row.get("tag_ids"),
             "description": row.get("description"),
             "start": entry["start"],
             "stop": entry.get("stop"),
@@ -159,7 +200,7 @@ def as_entries(row: dict[str, Any], workspace_id: int) -> Iterator[dict[str, Any
         }
 
 
-def keep(pulled: Pulled, entry: dict[str, Any], workspace_id: str | None, projects: Projects):
+def keep(pulled: Pulled, entry: dict[str, Any], workspace_id: str | None, names: Names):
     """Add one Toggl entry to PULLED: deleted, running (skipped) or a finished span."""
     if workspace_id and str(entry.get("workspace_id") or entry.get("wid")) != workspace_id:
         return
@@ -177,6 +218,7 @@ def keep(pulled: Pulled, entry: dict[str, Any], workspace_id: str | None, projec
         external_id,
         start,
         duration,
-        project=projects.name(entry),
         description=entry.get("description"),
+        billable=entry.get("billable"),
+        **names.labels(entry),
     )
