@@ -71,6 +71,21 @@ def test_a_timer_runs_until_it_is_stopped(client, auth_headers):
     assert after.json["detail"] == "No timer is running."
 
 
+def test_a_timer_keeps_its_labels_once_stopped(client, auth_headers):
+    labels = {"billable": True, "tags": ["review", "Backend"], "client": "Acme", "task": "T-1"}
+    start = ago(1)
+
+    started = client.post(TIMER, json={**labels, "start": start}, headers=auth_headers)
+    stopped = client.post(f"{TIMER}/stop", json={"stop": later(start, 0.5)}, headers=auth_headers)
+    listed = client.get("/api/entries?tag=review&billable=true&client=Acme", headers=auth_headers)
+
+    assert started.status_code == 201
+    kept = {"billable": True, "tags": ["Backend", "review"], "client": "Acme", "task": "T-1"}
+    assert {name: started.json[name] for name in labels} == kept
+    assert {name: stopped.json[name] for name in labels} == kept
+    assert [item["id"] for item in listed.json["items"]] == [started.json["id"]]
+
+
 def test_without_a_body_a_timer_starts_and_stops_now(client, auth_headers):
     before = utcnow()
 

@@ -429,6 +429,10 @@ class TimerStart(Strict):
 
     project: Project | None = None
     description: Description | None = None
+    billable: bool = False
+    tags: Tags = Field(default=[], description="A set: trimmed, repeats dropped, sorted.")
+    client: Label | None = None
+    task: Label | None = None
     start: Timestamp | None = None
 
 
