@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from types import UnionType
 from typing import Any
 from typing import get_args
 
@@ -59,8 +60,10 @@ _RENDERED = {
 
 def _rendered(name: str, annotation: Any) -> str:
     """Return the SQL that writes column t.NAME as a field of type ANNOTATION in JSON."""
-    kinds = [kind for kind in get_args(annotation) or (annotation,) if kind is not type(None)]
-    return _RENDERED.get(kinds[0], "t.{0}").format(name)
+    if isinstance(annotation, UnionType):
+        annotation = next(kind for kind in get_args(annotation) if kind is not type(None))
+    # Booleans, UUIDs, text and jsonb (tags) are written by row_to_json as they are.
+    return _RENDERED.get(annotation, "t.{0}").format(name)
 
 
 # The Entry model's computed fields, as SQL over the same row.
