@@ -14,7 +14,7 @@ app = Flask(__name__)
 
 COLUMNS = (
     "id, user_id, date, duration, project, description, source, external_id, created_at, "
-    "updated_at, updated_by"
+    "updated_at, updated_by, billable, tags, client, task, duration IS NULL AS running"
 )
 ORDER = "ORDER BY date DESC, id DESC LIMIT %s"
 LIST_SQL = (
