@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -32,11 +33,15 @@ from service import accounts
 from service import clients
 from service import create_app
 from service.db import db
+from service.migrate import known_migrations
 from service.migrate import migrate
+from service.migrate import migrations_dir
 from service.migrate import open_database
 from service.models import MODELS
+from service.models import TIMESTAMP_FORMAT
 from service.models import Membership
 from service.models import Team
+from service.models import utcnow
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
@@ -147,6 +152,43 @@ def settings(database_url: str, **extra: Any) -> dict[str, Any]:
         "REGISTRATION": "open",
         **extra,
     }
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_before(request, tmp_path) -> Callable[..., peewee.Database]:
+    """Build a database of an earlier version: an empty one migrated up to, not including,
+    the migration named, holding one user (early@example.com) and, with ENTRY, a 1.5-hour
+    manual entry of theirs, as those migrations made the rows."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'upgrade.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_database")()
+
+    def build(name: str, entry: bool = False) -> peewee.Database:
+        folder = tmp_path / "earlier-migrations"
+        folder.mkdir()
+        for earlier in known_migrations(migrations_dir()):
+            if earlier < name:
+                shutil.copy(migrations_dir() / f"{earlier}.py", folder)
+        database = open_database(url)
+        migrate(database, folder)
+        user_id, now = str(uuid.uuid4()), utcnow().strftime(TIMESTAMP_FORMAT)
+        user = (user_id, "early@example.com", "x" * 60, True, now)
+        with database.connection_context():
+            database.execute_sql(
+                "INSERT INTO users (id, email, password_hash, is_active, created_at) "
+                f"VALUES ({', '.join([database.param] * 5)})",
+                user,
+            )
+            if entry:
+                database.execute_sql(
+                    "INSERT INTO time_entries (id, user_id, source, date, duration, "
+                    f"created_at, updated_at) VALUES ({', '.join([database.param] * 7)})",
+                    (str(uuid.uuid4()), user_id, "manual", now, 1.5, now, now),
+                )
+        return database
+
+    return build
 
 
 @pytest.fixture

@@ -4,19 +4,12 @@ counted by the bulk upsert, rendered alike by both databases, and given to older
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 
 import pytest
 
-from service.migrate import known_migrations
 from service.migrate import migrate
-from service.migrate import migrations_dir
-from service.migrate import open_database
 from service.models import MAX_TAG
 from service.models import MAX_TAGS
-from service.models import TIMESTAMP_FORMAT
-from service.models import utcnow
 from tests.conftest import PASSWORD
 
 LABELLED = {
@@ -237,36 +230,8 @@ def test_each_listed_labelled_entry_reads_as_the_entry_itself(client, auth_heade
     assert sorted(items, key=lambda e: e["id"]) == sorted(created, key=lambda e: e["id"])
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    """An empty database of each kind, not migrated."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'upgrade.db'}"
-    return request.getfixturevalue("fresh_postgres_database")()
-
-
-def test_entries_from_before_migration_010_get_the_defaults(empty_database_url, tmp_path):
-    names = known_migrations(migrations_dir())
-    earlier = [name for name in names if name < "010"]
-    folder = tmp_path / "migrations"
-    folder.mkdir()
-    for name in earlier:
-        shutil.copy(migrations_dir() / f"{name}.py", folder / f"{name}.py")
-    database = open_database(empty_database_url)
-    migrate(database, folder)
-    now = utcnow().strftime(TIMESTAMP_FORMAT)
-    user_id, entry_id = str(uuid.uuid4()), str(uuid.uuid4())
-    with database.connection_context():
-        database.execute_sql(
-            "INSERT INTO users (id, email, password_hash, is_active, created_at) "
-            f"VALUES ({', '.join([database.param] * 5)})",
-            (user_id, "early@example.com", "x" * 60, True, now),
-        )
-        database.execute_sql(
-            "INSERT INTO time_entries (id, user_id, source, date, duration, created_at, "
-            f"updated_at) VALUES ({', '.join([database.param] * 7)})",
-            (entry_id, user_id, "manual", now, 1.5, now, now),
-        )
+def test_entries_from_before_migration_010_get_the_defaults(database_before):
+    database = database_before("010", entry=True)
 
     applied = migrate(database)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import uuid
 from datetime import UTC
 from datetime import datetime
@@ -15,11 +14,7 @@ import peewee
 import pytest
 
 from service.db import db
-from service.migrate import known_migrations
 from service.migrate import migrate
-from service.migrate import migrations_dir
-from service.migrate import open_database
-from service.models import TIMESTAMP_FORMAT
 from service.models import TimeEntry
 from service.models import utcnow
 
@@ -398,40 +393,10 @@ def test_reading_the_timer_needs_entries_read(client, user, make_client, service
     assert response.json["detail"] == "This request needs the scope 'entries:read'."
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request, tmp_path):
-    """An empty database of each kind, not migrated."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'upgrade.db'}"
-    return request.getfixturevalue("fresh_postgres_database")()
+def test_entries_from_before_timers_keep_their_rows_and_indexes(database_before):
+    database = database_before("011", entry=True)
 
-
-def test_entries_from_before_timers_keep_their_rows_and_indexes(empty_database_url, tmp_path):
-    names = known_migrations(migrations_dir())
-    earlier = [name for name in names if name < "011"]
-    folder = tmp_path / "migrations"
-    folder.mkdir()
-    for name in earlier:
-        shutil.copy(migrations_dir() / f"{name}.py", folder)
-    database = open_database(empty_database_url)
-    migrate(database, folder)
-    user_id, now = str(uuid.uuid4()), utcnow().strftime(TIMESTAMP_FORMAT)
-    with database.connection_context():
-        marks = ", ".join([database.param] * 5)
-        database.execute_sql(
-            f"INSERT INTO users (id, email, password_hash, is_active, created_at) VALUES ({marks})",
-            (user_id, "early@example.com", "x" * 60, True, now),
-        )
-        marks = ", ".join([database.param] * 7)
-        database.execute_sql(
-            "INSERT INTO time_entries (id, user_id, source, date, duration, created_at, "
-            f"updated_at) VALUES ({marks})",
-            (str(uuid.uuid4()), user_id, "manual", now, 1.5, now, now),
-        )
-
-    for name in names:
-        shutil.copy(migrations_dir() / f"{name}.py", folder)
-    migrate(database, folder)
+    migrate(database)
 
     with database.connection_context():
         rows = database.execute_sql("SELECT duration, source FROM time_entries").fetchall()
