@@ -370,6 +370,27 @@ def test_a_person_in_two_teams_counts_in_both_team_rows_and_once_in_the_total(cl
     }
 
 
+def test_a_report_by_team_and_tag_counts_an_entry_in_each_pair(client, org, make_entry):
+    make_entry(headers=org["headers"]["bo"], duration=1, tags=["b", "a"], billable=True)
+    teams = org["teams"]
+
+    response = client.get(
+        f"{SUMMARY}?all=true&group_by=team,tag&tag=a", headers=org["headers"]["admin"]
+    )
+
+    sums = {"hours": 1.0, "billable_hours": 1.0, "entries": 1}
+    assert response.status_code == 200
+    assert response.json == {
+        "rows": [
+            {"team_id": teams[team]["id"], "team": name, "tag": tag, **sums}
+            for team, name in (("alpha", "Alpha"), ("beta", "Beta"))
+            for tag in ("a", "b")
+        ],
+        "total": sums,
+        "rows_overlap": True,
+    }
+
+
 def test_a_report_by_team_and_project_splits_each_teams_row(client, org):
     alpha = org["teams"]["alpha"]["id"]
 
