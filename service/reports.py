@@ -97,9 +97,14 @@ def _grouped(owners: Owners, query: ReportQuery) -> list[tuple]:
     return list(select.group_by(*keys).tuples())
 
 
-def _total(owners: Owners, query: ReportQuery) -> tuple[float | None, float | None, int]:
-    """Return the hours, billable hours and number of the OWNERS' entries, each counted once."""
-    return _counted(owners, query).select(*_sums(query)).tuples().get()
+def _total(owners: Owners, query: ReportQuery, rows: list[tuple]) -> tuple[Decimal, Decimal, int]:
+    """Return the total hours, billable hours and entries, counting each entry once."""
+    if OVERLAPPING.intersection(query.groups):
+        hours, billable, entries = _counted(owners, query).select(*_sums(query)).tuples().get()
+        return _exact(hours or 0), _exact(billable or 0), entries
+    hours = sum((row[1] for row in rows), Decimal(0))
+    billable = sum((row[2] for row in rows), Decimal(0))
+    return hours, billable, sum(row[3] for row in rows)
 
 
 def _labels(query: ReportQuery, rows: list[tuple]) -> dict[str, dict[Any, Any]]:
@@ -135,23 +140,14 @@ def summary(owners: Owners, query: ReportQuery) -> dict[str, Any]:
         rows.append((keys, _exact(row[-3]), _exact(row[-2]), row[-1]))
     # The databases order NULLs and text differently; sort here, in code-point order.
     rows.sort(key=lambda row: tuple(_sort_key(keys) for keys in row[0]))
-    counted = sum(row[-1] for row in rows)
-    if OVERLAPPING.intersection(query.groups):
-        hours, billable, entries = _total(owners, query)
-        total = (_exact(hours or 0), _exact(billable or 0), entries)
-    else:
-        total = (
-            sum((row[1] for row in rows), Decimal(0)),
-            sum((row[2] for row in rows), Decimal(0)),
-            counted,
-        )
+    total = _total(owners, query, rows)
     return {
         "rows": [
             {k: v for part in keys for k, v in part.items()} | _sums_answer(*sums)
             for keys, *sums in rows
         ],
         "total": _sums_answer(*total),
-        "rows_overlap": counted > total[-1],
+        "rows_overlap": sum(row[-1] for row in rows) > total[-1],
     }
 
 
