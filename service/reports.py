@@ -1,4 +1,4 @@
-"""Summary reports: hours and entry counts per day, week, month, project, source, user or team.
+"""Summary reports: hours, billable hours and entry counts per time bucket or label, user or team.
 
 The database does the grouping. PostgreSQL buckets `date AT TIME ZONE tz` with
 date_trunc; SQLite calls `local_bucket` (registered by service.db), so both give the
@@ -9,7 +9,8 @@ keeps it (15 significant digits), then half up to hundredths, so 0.125 h is 0.13
 
 Grouped by team, an entry counts in the row of every team its person is in today (people
 in no team make the row whose team is null); the total counts each entry once, and
-`rows_overlap` tells when the rows add up to more than the total.
+`rows_overlap` tells when the rows add up to more than the total. Grouped by tag, likewise:
+an entry counts in the row of each of its tags (untagged ones make the row whose tag is null).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from service.schemas.requests import ReportQuery
 # The time groups, each with the text its bucket is written as (a week is its Monday).
 BUCKET_TEXT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
 CENT = Decimal("0.01")
+# The groups in whose rows one entry may count more than once.
+OVERLAPPING = {"team", "tag"}
 
 
 def _key(group: str, zone: str) -> peewee.Node:
@@ -47,6 +50,8 @@ def _key(group: str, zone: str) -> peewee.Node:
         return peewee.fn.local_bucket(TimeEntry.date, zone, group).coerce(False)
     if group == "team":
         return Membership.team_id
+    if group == "tag":
+        return peewee.Entity("tag", "value")
     return TimeEntry.user_id if group == "user" else getattr(TimeEntry, group)
 
 
@@ -70,26 +75,36 @@ def _hours(query: ReportQuery) -> peewee.Node:
     return peewee.fn.COALESCE(TimeEntry.duration, running)
 
 
+def _sums(query: ReportQuery) -> tuple[peewee.Node, ...]:
+    """Return the hours, billable hours and number of the entries a row or the total counts."""
+    hours = _hours(query)
+    billable = peewee.Case(None, [(TimeEntry.billable, hours)], 0)
+    return peewee.fn.SUM(hours), peewee.fn.SUM(billable), peewee.fn.COUNT(peewee.SQL("*"))
+
+
 def _grouped(owners: Owners, query: ReportQuery) -> list[tuple]:
-    """Return (key, ..., hours, entries) per group of the OWNERS' entries."""
+    """Return (key, ..., hours, billable hours, entries) per group of the OWNERS' entries."""
     keys = [_key(group, query.tz) for group in query.groups]
-    select = _counted(owners, query).select(
-        *keys,
-        peewee.fn.SUM(_hours(query)),
-        peewee.fn.COUNT(peewee.SQL("*")),
-    )
+    select = _counted(owners, query).select(*keys, *_sums(query))
+    if "tag" in query.groups:
+        # One row per tag of each entry; an untagged entry keeps one row, its tag null.
+        unnest = "jsonb_array_elements_text" if is_postgres(db) else "json_each"
+        tags = getattr(peewee.fn, unnest)(TimeEntry.tags).alias("tag")
+        select = select.from_(peewee.Join(TimeEntry, tags, peewee.JOIN.LEFT_OUTER, on=True))
     if "team" in query.groups:
         membership = Membership.user == TimeEntry.user
         select = select.join(Membership, peewee.JOIN.LEFT_OUTER, on=membership)
     return list(select.group_by(*keys).tuples())
 
 
-def _total(owners: Owners, query: ReportQuery) -> tuple[float | None, int]:
-    """Return the hours and number of the OWNERS' entries FILTERS cover, each counted once."""
-    select = _counted(owners, query).select(
-        peewee.fn.SUM(_hours(query)), peewee.fn.COUNT(peewee.SQL("*"))
-    )
-    return select.tuples().get()
+def _total(owners: Owners, query: ReportQuery, rows: list[tuple]) -> tuple[Decimal, Decimal, int]:
+    """Return the total hours, billable hours and entries, counting each entry once."""
+    if OVERLAPPING.intersection(query.groups):
+        hours, billable, entries = _counted(owners, query).select(*_sums(query)).tuples().get()
+        return _exact(hours or 0), _exact(billable or 0), entries
+    hours = sum((row[1] for row in rows), Decimal(0))
+    billable = sum((row[2] for row in rows), Decimal(0))
+    return hours, billable, sum(row[3] for row in rows)
 
 
 def _labels(query: ReportQuery, rows: list[tuple]) -> dict[str, dict[Any, Any]]:
@@ -116,42 +131,35 @@ def _fields(group: str, key: Any, labels: dict[str, dict[Any, Any]]) -> dict[str
 
 
 def summary(owners: Owners, query: ReportQuery) -> dict[str, Any]:
-    """Return the OWNERS' hours and entry counts per group, and the total."""
+    """Return the OWNERS' hours, billable hours and entry counts per group, and the total."""
     grouped = _grouped(owners, query)
     labels = _labels(query, grouped)
-    width = len(query.groups)
     rows = []
     for row in grouped:
-        fields = [
-            _fields(group, key, labels) for group, key in zip(query.groups, row, strict=False)
-        ]
-        rows.append((fields, _exact(row[-2]), row[-1]))
+        keys = [_fields(group, key, labels) for group, key in zip(query.groups, row, strict=False)]
+        rows.append((keys, _exact(row[-3]), _exact(row[-2]), row[-1]))
     # The databases order NULLs and text differently; sort here, in code-point order.
-    rows.sort(key=lambda row: tuple(_sort_key(fields) for fields in row[0][:width]))
-    counted = sum(row[-1] for row in rows)
-    if "team" in query.groups:
-        hours, entries = _total(owners, query)
-        total = {"hours": _rounded(_exact(hours or 0)), "entries": entries}
-    else:
-        total = {"hours": _rounded(sum((row[1] for row in rows), Decimal(0))), "entries": counted}
+    rows.sort(key=lambda row: tuple(_sort_key(keys) for keys in row[0]))
+    total = _total(owners, query, rows)
     return {
         "rows": [
-            {
-                **{k: v for part in fields for k, v in part.items()},
-                "hours": _rounded(hours),
-                "entries": n,
-            }
-            for fields, hours, n in rows
+            {k: v for part in keys for k, v in part.items()} | _sums_answer(*sums)
+            for keys, *sums in rows
         ],
-        "total": total,
-        "rows_overlap": counted > total["entries"],
+        "total": _sums_answer(*total),
+        "rows_overlap": sum(row[-1] for row in rows) > total[-1],
     }
 
 
-def _sort_key(fields: dict[str, Any]) -> tuple[bool, str]:
-    """Sort a row by a group's text (a user by email, a team by name), missing ones last."""
-    text = fields.get("user_email", fields.get("team", next(iter(fields.values()))))
-    return (text is None, text or "")
+def _sums_answer(hours: Decimal, billable: Decimal, entries: int) -> dict[str, Any]:
+    """Return the hours, billable hours and entry count of a row or the total."""
+    return {"hours": _rounded(hours), "billable_hours": _rounded(billable), "entries": entries}
+
+
+def _sort_key(fields: dict[str, Any]) -> tuple[bool, Any]:
+    """Sort a row by a group's text (a user by email, a team by name) or flag, missing last."""
+    key = fields.get("user_email", fields.get("team", next(iter(fields.values()))))
+    return (key is None, "" if key is None else key)
 
 
 def _exact(hours: float) -> Decimal:

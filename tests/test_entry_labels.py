@@ -146,7 +146,7 @@ def test_the_export_and_the_report_take_the_same_label_filters(client, auth_head
 
     assert [entry["description"] for entry in exported.json] == ["b"]
     assert report.status_code == 200
-    assert report.json["total"] == {"hours": 3.0, "entries": 2}
+    assert report.json["total"] == {"hours": 3.0, "billable_hours": 1.5, "entries": 2}
 
 
 @pytest.mark.parametrize(

@@ -294,12 +294,18 @@ def test_a_service_with_reports_read_only_runs_org_wide_reports(
     people = org["people"]
     assert response.json == {
         "rows": [
-            {"user_id": people[n]["id"], "user_email": people[n]["email"], "hours": h, "entries": c}
+            {
+                "user_id": people[n]["id"],
+                "user_email": people[n]["email"],
+                "hours": h,
+                "billable_hours": 0.0,
+                "entries": c,
+            }
             for n, h, c in sorted(
                 [("bo", 3.25, 2), ("olga", 4.0, 1)], key=lambda r: people[r[0]]["email"]
             )
         ],
-        "total": {"hours": 7.25, "entries": 3},
+        "total": {"hours": 7.25, "billable_hours": 0.0, "entries": 3},
         "rows_overlap": False,
     }
 
@@ -321,10 +327,17 @@ def test_an_admins_report_by_user_and_month_adds_up_the_entries(client, org):
     ids = {person["email"]: person["id"] for person in org["people"].values()}
     assert response.status_code == 200
     assert response.json["rows"] == [
-        {"user_id": ids[email], "user_email": email, "month": month, "hours": h, "entries": n}
+        {
+            "user_id": ids[email],
+            "user_email": email,
+            "month": month,
+            "hours": h,
+            "billable_hours": 0.0,
+            "entries": n,
+        }
         for (email, month), (h, n) in sorted(sums.items())
     ]
-    assert response.json["total"] == {"hours": 12.25, "entries": 7}
+    assert response.json["total"] == {"hours": 12.25, "billable_hours": 0.0, "entries": 7}
     assert response.json["rows_overlap"] is False
 
 
@@ -336,11 +349,44 @@ def test_a_person_in_two_teams_counts_in_both_team_rows_and_once_in_the_total(cl
     assert response.json == {
         "rows": [
             # Mona 2 + Ada 2 + Bo 3.25; Bo 3.25 + Olga 4; the admin is in no team.
-            {"team_id": teams["alpha"]["id"], "team": "Alpha", "hours": 7.25, "entries": 5},
-            {"team_id": teams["beta"]["id"], "team": "Beta", "hours": 7.25, "entries": 3},
-            {"team_id": None, "team": None, "hours": 1.0, "entries": 1},
+            {
+                "team_id": teams["alpha"]["id"],
+                "team": "Alpha",
+                "hours": 7.25,
+                "billable_hours": 0.0,
+                "entries": 5,
+            },
+            {
+                "team_id": teams["beta"]["id"],
+                "team": "Beta",
+                "hours": 7.25,
+                "billable_hours": 0.0,
+                "entries": 3,
+            },
+            {"team_id": None, "team": None, "hours": 1.0, "billable_hours": 0.0, "entries": 1},
         ],
-        "total": {"hours": 12.25, "entries": 7},
+        "total": {"hours": 12.25, "billable_hours": 0.0, "entries": 7},
+        "rows_overlap": True,
+    }
+
+
+def test_a_report_by_team_and_tag_counts_an_entry_in_each_pair(client, org, make_entry):
+    make_entry(headers=org["headers"]["bo"], duration=1, tags=["b", "a"], billable=True)
+    teams = org["teams"]
+
+    response = client.get(
+        f"{SUMMARY}?all=true&group_by=team,tag&tag=a", headers=org["headers"]["admin"]
+    )
+
+    sums = {"hours": 1.0, "billable_hours": 1.0, "entries": 1}
+    assert response.status_code == 200
+    assert response.json == {
+        "rows": [
+            {"team_id": teams[team]["id"], "team": name, "tag": tag, **sums}
+            for team, name in (("alpha", "Alpha"), ("beta", "Beta"))
+            for tag in ("a", "b")
+        ],
+        "total": sums,
         "rows_overlap": True,
     }
 
@@ -354,14 +400,36 @@ def test_a_report_by_team_and_project_splits_each_teams_row(client, org):
 
     assert response.status_code == 200
     assert response.json["rows"] == [
-        {"team_id": alpha, "team": "Alpha", "project": "Apollo", "hours": 6.5, "entries": 3},
-        {"team_id": alpha, "team": "Alpha", "project": "Gemini", "hours": 0.5, "entries": 1},
-        {"team_id": alpha, "team": "Alpha", "project": None, "hours": 0.25, "entries": 1},
+        {
+            "team_id": alpha,
+            "team": "Alpha",
+            "project": "Apollo",
+            "hours": 6.5,
+            "billable_hours": 0.0,
+            "entries": 3,
+        },
+        {
+            "team_id": alpha,
+            "team": "Alpha",
+            "project": "Gemini",
+            "hours": 0.5,
+            "billable_hours": 0.0,
+            "entries": 1,
+        },
+        {
+            "team_id": alpha,
+            "team": "Alpha",
+            "project": None,
+            "hours": 0.25,
+            "billable_hours": 0.0,
+            "entries": 1,
+        },
         {
             "team_id": org["teams"]["beta"]["id"],
             "team": "Beta",
             "project": "Apollo",
             "hours": 3.0,
+            "billable_hours": 0.0,
             "entries": 1,
         },
         {
@@ -369,10 +437,11 @@ def test_a_report_by_team_and_project_splits_each_teams_row(client, org):
             "team": "Beta",
             "project": None,
             "hours": 0.25,
+            "billable_hours": 0.0,
             "entries": 1,
         },
     ]
-    assert response.json["total"] == {"hours": 7.25, "entries": 5}
+    assert response.json["total"] == {"hours": 7.25, "billable_hours": 0.0, "entries": 5}
     assert response.json["rows_overlap"] is True
 
 

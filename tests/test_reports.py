@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import date
 from datetime import datetime
@@ -37,7 +38,8 @@ ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Pacific/Chatham",
 
 
 def items() -> list[dict]:
-    """The same entries every test stores: two projects, two sources, odd hours."""
+    """The same entries every test stores: two projects, sources, clients and tasks, odd hours;
+    no tag, one or two, some billable."""
     return [
         {
             "date": start,
@@ -45,6 +47,10 @@ def items() -> list[dict]:
             "project": ["Apollo", "Gemini", None][n % 3],
             "source": ["toggl", "tempo"][n % 2],
             "external_id": f"e{n}",
+            "client": ["Acme", "Zeta", "acme", None, "Émile"][n % 5],
+            "task": ["Login", None][n // 2 % 2],
+            "tags": [[], ["urgent"], ["backend", "urgent"], ["Backend"]][n % 4],
+            "billable": n % 3 != 1,
         }
         for n, start in enumerate(STARTS)
     ]
@@ -52,29 +58,38 @@ def items() -> list[dict]:
 
 def expected(groups: tuple[str, ...], zone: str, since: str = "", until: str = "~") -> dict:
     """Compute the report in plain Python, independently of both databases."""
-    sums: dict[tuple, list] = defaultdict(lambda: [0.0, 0])
+    sums: dict[tuple, list] = defaultdict(lambda: [0.0, 0.0, 0])
     chosen = [item for item in items() if since <= item["date"] < until]
     for item in chosen:
         local = datetime.fromisoformat(item["date"]).astimezone(ZoneInfo(zone)).date()
         year, week, _ = local.isocalendar()
         keys = {
-            "day": local.isoformat(),
-            "week": date.fromisocalendar(year, week, 1).isoformat(),
-            "month": f"{local.year:04d}-{local.month:02d}",
-            "project": item["project"],
-            "source": item["source"],
+            "day": [local.isoformat()],
+            "week": [date.fromisocalendar(year, week, 1).isoformat()],
+            "month": [f"{local.year:04d}-{local.month:02d}"],
+            "tag": item["tags"] or [None],
+            **{name: [item[name]] for name in ("project", "source", "client", "task", "billable")},
         }
-        bucket = sums[tuple(keys[g] for g in groups)]
-        bucket[0] += item["duration"]
-        bucket[1] += 1
+        for key in itertools.product(*(keys[g] for g in groups)):
+            sums[key][0] += item["duration"]
+            sums[key][1] += item["duration"] if item["billable"] else 0
+            sums[key][2] += 1
     rows = [
-        {**dict(zip(groups, key, strict=True)), "hours": round(h, 2), "entries": n}
-        for key, (h, n) in sums.items()
+        {**dict(zip(groups, key, strict=True)), **sums_answer(*counts)}
+        for key, counts in sums.items()
     ]
-    rows.sort(key=lambda row: tuple((row[g] is None, row[g] or "") for g in groups))
-    total_hours = round(sum(item["duration"] for item in chosen), 2)
-    total = {"hours": total_hours, "entries": len(chosen)}
-    return {"rows": rows, "total": total, "rows_overlap": False}
+    rows.sort(
+        key=lambda row: tuple((row[g] is None, "" if row[g] is None else row[g]) for g in groups)
+    )
+    billable = sum(item["duration"] for item in chosen if item["billable"])
+    total = sums_answer(sum(item["duration"] for item in chosen), billable, len(chosen))
+    overlap = sum(row["entries"] for row in rows) > len(chosen)
+    return {"rows": rows, "total": total, "rows_overlap": overlap}
+
+
+def sums_answer(hours: float, billable: float, entries: int) -> dict:
+    """The hours, billable hours and entry count of a row or the total, as answered."""
+    return {"hours": round(hours, 2), "billable_hours": round(billable, 2), "entries": entries}
 
 
 @pytest.fixture
@@ -92,6 +107,66 @@ def test_buckets_follow_the_zone_across_dst_and_match_python(client, stored, zon
 
     assert response.status_code == 200
     assert response.json == expected(tuple(group_by.split(",")), zone)
+
+
+@pytest.mark.parametrize(
+    "group_by",
+    [
+        "client",
+        "task",
+        "tag",
+        "billable",
+        "client,month",
+        "tag,week",
+        "billable,tag",
+        "task,source",
+    ],
+)
+def test_labels_group_as_python_sums_them_and_tags_overlap(client, stored, group_by):
+    response = client.get(f"/api/reports/summary?group_by={group_by}", headers=stored)
+
+    assert response.status_code == 200
+    assert response.json == expected(tuple(group_by.split(",")), "UTC")
+    assert response.json["rows_overlap"] == ("tag" in group_by)
+
+
+def test_an_entry_with_two_tags_counts_in_both_rows_and_once_in_the_total(client, auth_headers):
+    entries = [
+        {"date": "2026-11-02T09:00:00Z", "duration": 2, "tags": ["b", "a"], "billable": True},
+        {"date": "2026-11-02T12:00:00Z", "duration": 1, "tags": ["a"]},
+        {"date": "2026-11-03T09:00:00Z", "duration": 0.5},
+    ]
+    for entry in entries:
+        client.post("/api/entries", json=entry, headers=auth_headers)
+
+    response = client.get("/api/reports/summary?group_by=tag", headers=auth_headers)
+
+    assert response.json == {
+        "rows": [
+            {"tag": "a", "hours": 3.0, "billable_hours": 2.0, "entries": 2},
+            {"tag": "b", "hours": 2.0, "billable_hours": 2.0, "entries": 1},
+            {"tag": None, "hours": 0.5, "billable_hours": 0.0, "entries": 1},
+        ],
+        "total": {"hours": 3.5, "billable_hours": 2.0, "entries": 3},
+        "rows_overlap": True,
+    }
+
+
+def test_label_filters_narrow_the_label_groups(client, stored):
+    query = "group_by=tag,billable&tag=urgent&client=Acme"
+
+    response = client.get(f"/api/reports/summary?{query}", headers=stored)
+
+    chosen = [i for i in items() if "urgent" in i["tags"] and i["client"] == "Acme"]
+    assert response.status_code == 200
+    assert response.json["total"] == sums_answer(
+        sum(i["duration"] for i in chosen),
+        sum(i["duration"] for i in chosen if i["billable"]),
+        len(chosen),
+    )
+    assert {(row["tag"], row["billable"]) for row in response.json["rows"]} == {
+        (tag, i["billable"]) for i in chosen for tag in i["tags"]
+    }
 
 
 @pytest.mark.parametrize("zone", ZONES)
@@ -143,7 +218,8 @@ def test_an_entry_on_a_bucket_boundary_starts_the_later_bucket(
         counts[bucket] += 1
     assert response.status_code == 200
     assert response.json["rows"] == [
-        {group_by: bucket, "hours": float(n), "entries": n} for bucket, n in counts.items()
+        {group_by: bucket, "hours": float(n), "billable_hours": 0.0, "entries": n}
+        for bucket, n in counts.items()
     ]
 
 
@@ -155,7 +231,7 @@ def test_a_range_holding_no_entries_reports_nothing(client, stored):
     assert response.status_code == 200
     assert response.json == {
         "rows": [],
-        "total": {"hours": 0, "entries": 0},
+        "total": {"hours": 0, "billable_hours": 0.0, "entries": 0},
         "rows_overlap": False,
     }
 
@@ -180,14 +256,32 @@ def answers_on_both_databases(make_app, tmp_path, postgres_url, entries, queries
     return answers
 
 
+def without_user_ids(answer: dict) -> dict:
+    """The ANSWER with its rows' user ids left out (each database makes its own)."""
+    rows = [{k: v for k, v in row.items() if k != "user_id"} for row in answer["rows"]]
+    return {**answer, "rows": rows}
+
+
+LABEL_QUERIES = [
+    "group_by=week,project&tz=Europe/Berlin&from=2026-03-01T00:00:00%2B01:00",
+    "group_by=client",
+    "group_by=tag",
+    "group_by=billable",
+    "group_by=task",
+    "group_by=client,month",
+    "group_by=tag,user",
+    "group_by=tag,client&billable=true&tag=urgent",
+]
+
+
 def test_both_databases_give_the_same_report(make_app, tmp_path, pg_url):
-    query = "group_by=week,project&tz=Europe/Berlin&from=2026-03-01T00:00:00%2B01:00"
+    sqlite, postgres = answers_on_both_databases(make_app, tmp_path, pg_url, items(), LABEL_QUERIES)
 
-    [sqlite], [postgres] = answers_on_both_databases(make_app, tmp_path, pg_url, items(), [query])
-
-    assert sqlite.json == postgres.json
-    assert sqlite.json["total"]["entries"] == len(STARTS)
-    assert sqlite.json["rows"]
+    for query, from_sqlite, from_postgres in zip(LABEL_QUERIES, sqlite, postgres, strict=True):
+        assert from_sqlite.status_code == from_postgres.status_code == 200
+        assert without_user_ids(from_postgres.json) == without_user_ids(from_sqlite.json), query
+    assert sqlite[0].json["total"]["entries"] == len(STARTS)
+    assert sqlite[2].json == expected(("tag",), "UTC")
 
 
 # Keys that JSON must escape, that sort differently by collation, or that are missing;
@@ -241,7 +335,7 @@ def test_postgresql_answers_the_report_byte_for_byte_as_sqlite_does(
     assert projects == [*sorted({p for *_, p in AWKWARD if p is not None}), None]
     assert postgres[-1].json == {
         "rows": [],
-        "total": {"hours": 0.0, "entries": 0},
+        "total": {"hours": 0.0, "billable_hours": 0.0, "entries": 0},
         "rows_overlap": False,
     }
 
@@ -263,11 +357,16 @@ def test_hours_round_half_up_to_hundredths(client, auth_headers):
 
     assert response.json == {
         "rows": [
-            {"project": "below a tie in binary", "hours": 0.29, "entries": 1},
-            {"project": "tie", "hours": 0.13, "entries": 1},
-            {"project": "under a half", "hours": 0.0, "entries": 1},
+            {
+                "project": "below a tie in binary",
+                "hours": 0.29,
+                "billable_hours": 0.0,
+                "entries": 1,
+            },
+            {"project": "tie", "hours": 0.13, "billable_hours": 0.0, "entries": 1},
+            {"project": "under a half", "hours": 0.0, "billable_hours": 0.0, "entries": 1},
         ],
-        "total": {"hours": 0.41, "entries": 3},
+        "total": {"hours": 0.41, "billable_hours": 0.0, "entries": 3},
         "rows_overlap": False,
     }
 
@@ -297,8 +396,8 @@ def test_hours_are_rounded_only_at_the_edge(client, auth_headers):
     response = client.get("/api/reports/summary?group_by=source", headers=auth_headers)
 
     assert response.json == {
-        "rows": [{"source": "manual", "hours": 1.0, "entries": 3}],
-        "total": {"hours": 1.0, "entries": 3},
+        "rows": [{"source": "manual", "hours": 1.0, "billable_hours": 0.0, "entries": 3}],
+        "total": {"hours": 1.0, "billable_hours": 0.0, "entries": 3},
         "rows_overlap": False,
     }
 
@@ -307,7 +406,11 @@ def test_a_report_covers_only_the_callers_entries(client, stored, make_user, hea
     response = client.get("/api/reports/summary", headers=headers_for(make_user()))
 
     assert response.status_code == 200
-    assert response.json == {"rows": [], "total": {"hours": 0, "entries": 0}, "rows_overlap": False}
+    assert response.json == {
+        "rows": [],
+        "total": {"hours": 0, "billable_hours": 0.0, "entries": 0},
+        "rows_overlap": False,
+    }
 
 
 def test_the_default_is_per_utc_day(client, stored):

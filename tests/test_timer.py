@@ -324,12 +324,30 @@ def test_reports_count_running_timers_only_when_asked(client, auth_headers, make
     finished = client.get(path, headers=auth_headers).json
     running = client.get(f"{path}&include_running=true", headers=auth_headers).json
 
-    assert finished["total"] == {"hours": 1.0, "entries": 1}
-    assert running["total"] == {"hours": 3.0, "entries": 2}
+    assert finished["total"] == {"hours": 1.0, "billable_hours": 0.0, "entries": 1}
+    assert running["total"] == {"hours": 3.0, "billable_hours": 0.0, "entries": 2}
     assert running["rows"] == [
-        {"project": "Apollo", "hours": 1.0, "entries": 1},
-        {"project": None, "hours": 2.0, "entries": 1},
+        {"project": "Apollo", "hours": 1.0, "billable_hours": 0.0, "entries": 1},
+        {"project": None, "hours": 2.0, "billable_hours": 0.0, "entries": 1},
     ]
+
+
+def test_a_running_billable_timer_counts_up_to_now_in_billable_hours(
+    client, auth_headers, make_entry
+):
+    make_entry(date=ago(6), duration=1, billable=True, client="Acme")
+    make_entry(date=ago(5), duration=0.5, client="Acme")
+    client.post(TIMER, json={"start": ago(2), "billable": True}, headers=auth_headers)
+    path = "/api/reports/summary?group_by=billable,client&include_running=true"
+
+    running = client.get(path, headers=auth_headers).json
+
+    assert running["rows"] == [
+        {"billable": False, "client": "Acme", "hours": 0.5, "billable_hours": 0.0, "entries": 1},
+        {"billable": True, "client": "Acme", "hours": 1.0, "billable_hours": 1.0, "entries": 1},
+        {"billable": True, "client": None, "hours": 2.0, "billable_hours": 2.0, "entries": 1},
+    ]
+    assert running["total"] == {"hours": 3.5, "billable_hours": 3.0, "entries": 3}
 
 
 def test_a_member_cannot_run_a_timer_for_someone_else(client, auth_headers, make_user, headers_for):

@@ -48,7 +48,19 @@ MAX_QUERY_USERS = 100
 WHOSE = ("user_id", "user", "team", "all")
 # The query parameters that may repeat.
 REPEATABLE = ("user", "tag")
-GROUPS = ("day", "week", "month", "project", "source", "user", "team")
+GROUPS = (
+    "day",
+    "week",
+    "month",
+    "project",
+    "source",
+    "user",
+    "team",
+    "client",
+    "task",
+    "tag",
+    "billable",
+)
 GROUP_BY_CHOICES = GROUPS + tuple(f"{a},{b}" for a in GROUPS for b in GROUPS if a != b)
 GroupBy = Literal[GROUP_BY_CHOICES]  # type: ignore[valid-type]
 ImportFormat = Literal["toggl_csv", "clockify_csv", "harvest_csv", "generic_csv"]
@@ -212,7 +224,8 @@ class ReportQuery(EntryFilters):
         GroupBy,
         Field(
             description="One or two of day, week, month, project, source, user, team, "
-            "comma-separated."
+            "client, task, tag, billable, comma-separated. By tag an entry counts in the row "
+            "of each of its tags."
         ),
     ] = "day"
     tz: TimeZone = "UTC"

@@ -175,7 +175,12 @@ class ReportRow(Answer):
     user_email: str | None = None
     team_id: uuid.UUID | None = Field(default=None, description="Null: people in no team.")
     team: str | None = Field(default=None, description="The team's name.")
+    client: str | None = None
+    task: str | None = None
+    tag: str | None = Field(default=None, description="Null: entries with no tag.")
+    billable: bool | None = None
     hours: float
+    billable_hours: float = Field(description="The hours of billable entries.")
     entries: int
 
 
@@ -183,6 +188,7 @@ class ReportTotal(Answer):
     """The sum over every group."""
 
     hours: float
+    billable_hours: float
     entries: int
 
 
@@ -193,8 +199,8 @@ class ReportSummary(Answer):
     total: ReportTotal
     rows_overlap: bool = Field(
         description="True when some entry counts in more than one row (grouped by team, a "
-        "person in two teams): the rows then add up to more than the total, which counts "
-        "each entry once."
+        "person in two teams; by tag, an entry with two tags): the rows then add up to more "
+        "than the total, which counts each entry once."
     )
 
 
