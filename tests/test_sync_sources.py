@@ -109,6 +109,7 @@ def test_the_next_toggl_sync_asks_for_changes_since_the_cursor(
     synced, client, auth_headers, toggl, listed
 ):
     first = synced("toggl")
+    cursor = client.get("/api/sync/status", headers=auth_headers).json["items"][0]["cursor"]
     gone = next(e for e in toggl.entries if e.id == 7)
     gone.deleted_at = gone.at = datetime.now(UTC) + timedelta(seconds=5)
     searches = len(toggl.requests(REPORTS))
@@ -117,7 +118,6 @@ def test_the_next_toggl_sync_asks_for_changes_since_the_cursor(
 
     assert job["state"] == "succeeded"
     assert first["state"] == "succeeded"
-    cursor = client.get("/api/sync/status", headers=auth_headers).json["items"][0]["cursor"]
     assert toggl.requests(ENTRIES)[-1].args["since"] == cursor
     assert len(toggl.requests(REPORTS)) == searches
     assert job["counts"]["deleted"] == 1
